@@ -1,0 +1,367 @@
+#include "events/codec.h"
+
+#include <capnp/dynamic.h>
+#include <capnp/message.h>
+#include <capnp/schema.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <vector>
+
+#include "events/crypto.h"
+#include "events/internal/capnp_convert.h"
+#include "events/text.h"
+
+namespace fundledger::events {
+namespace {
+
+namespace s = ::fundledger::schema;
+using nlohmann::json;
+
+inline constexpr int kJsonDepthMax = 64;
+
+Bytes WordsToBytes(kj::ArrayPtr<const capnp::word> words) {
+  auto bytes = words.asBytes();
+  return Bytes(bytes.begin(), bytes.end());
+}
+
+// "researchInstitute" -> "research_institute"
+std::string CamelToSnake(std::string_view name) {
+  std::string out;
+  for (char c : name) {
+    if (c >= 'A' && c <= 'Z') {
+      out.push_back('_');
+      out.push_back(static_cast<char>(c - 'A' + 'a'));
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+// "research_institute" -> "researchInstitute"; "" if the input is not lowercase snake_case.
+std::string SnakeToCamel(std::string_view name) {
+  std::string out;
+  bool upper = false;
+  for (char c : name) {
+    if (c == '_') {
+      if (upper || out.empty()) return "";
+      upper = true;
+      continue;
+    }
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return "";
+    out.push_back(upper ? static_cast<char>(c - 'a' + 'A') : c);
+    upper = false;
+  }
+  return upper ? "" : out;
+}
+
+// ---- JSON -> capnp, driven by the schema ----
+
+Status FillStruct(const json& in, capnp::DynamicStruct::Builder out, const std::string& path);
+
+Result<int64_t> JsonInteger(const json& v, const std::string& path, int64_t min, int64_t max) {
+  if (!v.is_number_integer()) {
+    return Status::InvalidArgument(path + ": expected an integer, got " + std::string(v.type_name()) +
+                                   (v.is_number_float() ? " (amounts are integer fen)" : ""));
+  }
+  if (v.is_number_unsigned() && v.get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    return Status::InvalidArgument(path + ": integer out of range");
+  }
+  int64_t value = v.get<int64_t>();
+  if (value < min || value > max) {
+    return Status::InvalidArgument(path + ": " + std::to_string(value) + " is out of range [" +
+                                   std::to_string(min) + ", " + std::to_string(max) + "]");
+  }
+  return value;
+}
+
+Result<capnp::DynamicValue::Reader> ScalarFromJson(const json& v, capnp::Type type,
+                                                   const std::string& path,
+                                                   std::vector<std::vector<kj::byte>>* keep) {
+  using W = capnp::schema::Type;
+  switch (type.which()) {
+    case W::BOOL:
+      if (!v.is_boolean()) return Status::InvalidArgument(path + ": expected true or false");
+      return capnp::DynamicValue::Reader(v.get<bool>());
+    case W::INT16: case W::INT32: case W::INT64: case W::INT8: {
+      int64_t max = type.which() == W::INT64 ? INT64_MAX : type.which() == W::INT32 ? INT32_MAX
+                    : type.which() == W::INT16 ? INT16_MAX : INT8_MAX;
+      LEDGER_ASSIGN_OR_RETURN(int64_t value, JsonInteger(v, path, -max - 1, max));
+      return capnp::DynamicValue::Reader(value);
+    }
+    case W::UINT8: case W::UINT16: case W::UINT32: case W::UINT64: {
+      int64_t max = type.which() == W::UINT64 ? INT64_MAX : type.which() == W::UINT32 ? int64_t{UINT32_MAX}
+                    : type.which() == W::UINT16 ? int64_t{UINT16_MAX} : int64_t{UINT8_MAX};
+      LEDGER_ASSIGN_OR_RETURN(int64_t value, JsonInteger(v, path, 0, max));
+      return capnp::DynamicValue::Reader(static_cast<uint64_t>(value));
+    }
+    case W::TEXT:
+      if (!v.is_string()) return Status::InvalidArgument(path + ": expected a string");
+      return capnp::DynamicValue::Reader(capnp::Text::Reader(v.get_ref<const std::string&>().c_str(),
+                                                             v.get_ref<const std::string&>().size()));
+    case W::DATA: {
+      if (!v.is_string()) return Status::InvalidArgument(path + ": expected lowercase hex");
+      const std::string& text = v.get_ref<const std::string&>();
+      std::vector<kj::byte> bytes(text.size() / 2);
+      if (text.size() % 2 != 0 || !FromHex(text, bytes)) {
+        return Status::InvalidArgument(path + ": not hex");
+      }
+      keep->push_back(std::move(bytes));
+      return capnp::DynamicValue::Reader(capnp::Data::Reader(keep->back().data(), keep->back().size()));
+    }
+    case W::ENUM: {
+      if (!v.is_string()) return Status::InvalidArgument(path + ": expected a name");
+      std::string camel = SnakeToCamel(v.get_ref<const std::string&>());
+      KJ_IF_MAYBE(enumerant, type.asEnum().findEnumerantByName(camel)) {
+        return capnp::DynamicValue::Reader(capnp::DynamicEnum(*enumerant));
+      }
+      std::string names;
+      for (auto e : type.asEnum().getEnumerants()) {
+        names += (names.empty() ? "" : ", ") + CamelToSnake(e.getProto().getName().cStr());
+      }
+      return Status::InvalidArgument(path + ": unknown value '" + v.get_ref<const std::string&>() +
+                                     "' (one of " + names + ")");
+    }
+    default:
+      return Status::InvalidArgument(path + ": unsupported field type");
+  }
+}
+
+Status FillList(const json& in, capnp::DynamicList::Builder out, capnp::Type element,
+                const std::string& path) {
+  std::vector<std::vector<kj::byte>> keep;
+  for (unsigned i = 0; i < out.size(); ++i) {
+    const std::string item_path = path + "[" + std::to_string(i) + "]";
+    if (element.isStruct()) {
+      LEDGER_RETURN_IF_ERROR(FillStruct(in[i], out[i].as<capnp::DynamicStruct>(), item_path));
+    } else if (element.isList()) {
+      return Status::InvalidArgument(item_path + ": nested lists are not supported");
+    } else {
+      LEDGER_ASSIGN_OR_RETURN(auto value, ScalarFromJson(in[i], element, item_path, &keep));
+      out.set(i, value);
+    }
+  }
+  return Status::Ok();
+}
+
+Status FillStruct(const json& in, capnp::DynamicStruct::Builder out, const std::string& path) {
+  if (!in.is_object()) return Status::InvalidArgument(path + ": expected an object");
+  auto schema = out.getSchema();
+  for (auto it = in.begin(); it != in.end(); ++it) {
+    const std::string field_path = path.empty() ? it.key() : path + "." + it.key();
+    KJ_IF_MAYBE(field, schema.findFieldByName(it.key())) {
+      capnp::Type type = field->getType();
+      if (type.isStruct()) {
+        LEDGER_RETURN_IF_ERROR(FillStruct(*it, out.init(*field).as<capnp::DynamicStruct>(), field_path));
+      } else if (type.isList()) {
+        if (!it->is_array()) return Status::InvalidArgument(field_path + ": expected an array");
+        auto list = out.init(*field, static_cast<unsigned>(it->size())).as<capnp::DynamicList>();
+        LEDGER_RETURN_IF_ERROR(FillList(*it, list, type.asList().getElementType(), field_path));
+      } else {
+        std::vector<std::vector<kj::byte>> keep;
+        LEDGER_ASSIGN_OR_RETURN(auto value, ScalarFromJson(*it, type, field_path, &keep));
+        out.set(*field, value);
+      }
+    } else {
+      return Status::InvalidArgument(field_path + ": unknown field");
+    }
+  }
+  return Status::Ok();
+}
+
+// ---- capnp -> JSON ----
+
+json ValueToJson(capnp::DynamicValue::Reader value, capnp::Type type);
+
+json StructToJson(capnp::DynamicStruct::Reader in) {
+  json out = json::object();
+  for (auto field : in.getSchema().getFields()) {
+    out[field.getProto().getName().cStr()] = ValueToJson(in.get(field), field.getType());
+  }
+  return out;
+}
+
+json ValueToJson(capnp::DynamicValue::Reader value, capnp::Type type) {
+  using W = capnp::schema::Type;
+  switch (type.which()) {
+    case W::BOOL: return value.as<bool>();
+    case W::INT8: case W::INT16: case W::INT32: case W::INT64: return value.as<int64_t>();
+    case W::UINT8: case W::UINT16: case W::UINT32: case W::UINT64: return value.as<uint64_t>();
+    case W::TEXT: return std::string(value.as<capnp::Text>().cStr());
+    case W::DATA: {
+      auto data = value.as<capnp::Data>();
+      return Hex(std::span<const uint8_t>(data.begin(), data.size()));
+    }
+    case W::ENUM: {
+      KJ_IF_MAYBE(e, value.as<capnp::DynamicEnum>().getEnumerant()) {
+        return CamelToSnake(e->getProto().getName().cStr());
+      }
+      return value.as<capnp::DynamicEnum>().getRaw();
+    }
+    case W::STRUCT: return StructToJson(value.as<capnp::DynamicStruct>());
+    case W::LIST: {
+      json out = json::array();
+      auto element = type.asList().getElementType();
+      for (auto item : value.as<capnp::DynamicList>()) out.push_back(ValueToJson(item, element));
+      return out;
+    }
+    default: return nullptr;
+  }
+}
+
+std::string BodyFieldName(std::string_view kind) {
+  std::string name(kind);
+  if (!name.empty()) name[0] = static_cast<char>(name[0] - 'A' + 'a');
+  return name;
+}
+
+Status FromKjException(const kj::Exception& e, BytesOrigin origin, std::string_view what) {
+  std::string message = std::string(what) + ": " + e.getDescription().cStr();
+  return origin == BytesOrigin::kStored ? Status::Corruption(message) : Status::InvalidArgument(message);
+}
+
+}  // namespace
+
+Bytes EncodeEntry(const Entry& entry) {
+  capnp::MallocMessageBuilder message;
+  internal::ToCapnp(entry, message.initRoot<s::Entry>());
+  return WordsToBytes(capnp::canonicalize(message.getRoot<s::Entry>().asReader()));
+}
+
+Result<Entry> DecodeEntry(std::span<const uint8_t> bytes, BytesOrigin origin) {
+  auto fail = [origin](std::string message) {
+    return origin == BytesOrigin::kStored ? Status::Corruption(message) : Status::InvalidArgument(message);
+  };
+  if (bytes.size() > kEntryBytesMax) return fail("entry of " + std::to_string(bytes.size()) + " bytes is over the limit");
+  if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
+    return fail("entry bytes are not whole 8-byte words");
+  }
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(bytes.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), bytes.data(), bytes.size());
+  Entry entry;
+  std::string error;
+  kj::Maybe<kj::Exception> exception = kj::runCatchingExceptions([&] {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = words.size() * 2 + 64;
+    options.nestingLimit = kNestingLimit;
+    kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
+    capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1), options);
+    if (!reader.isCanonical()) {
+      error = "entry bytes are not in canonical form";
+      return;
+    }
+    error = internal::FromCapnp(reader.getRoot<s::Entry>(), &entry);
+  });
+  KJ_IF_MAYBE(e, exception) { return FromKjException(*e, origin, "entry does not decode"); }
+  if (!error.empty()) return fail(error);
+  return entry;
+}
+
+Hash EntryLeafHash(std::span<const uint8_t> entry_bytes, const Signature& signature) {
+  Bytes preimage;
+  preimage.reserve(1 + entry_bytes.size() + signature.size());
+  preimage.push_back(0x00);
+  preimage.insert(preimage.end(), entry_bytes.begin(), entry_bytes.end());
+  preimage.insert(preimage.end(), signature.begin(), signature.end());
+  return Sha256(preimage);
+}
+
+Hash BodyDigest(const Body& body) {
+  capnp::MallocMessageBuilder message;
+  auto entry = message.initRoot<s::Entry>();
+  internal::BodyToCapnp(body, entry.initBody());
+  Bytes bytes = WordsToBytes(capnp::canonicalize(entry.asReader()));
+  return Sha256(bytes);
+}
+
+Result<json> ParseJsonStrict(std::string_view text) {
+  std::vector<std::set<std::string>> keys;
+  std::string error;
+  json::parser_callback_t callback = [&](int depth, json::parse_event_t event, json& parsed) {
+    if (depth > kJsonDepthMax) throw std::runtime_error("nested deeper than 64 levels");
+    if (event == json::parse_event_t::object_start) keys.emplace_back();
+    if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
+    if (event == json::parse_event_t::key && !keys.empty()) {
+      const std::string& key = parsed.get_ref<const std::string&>();
+      if (!keys.back().insert(key).second) throw std::runtime_error("duplicate key \"" + key + "\"");
+    }
+    return true;
+  };
+  try {
+    return json::parse(text.begin(), text.end(), callback);
+  } catch (const json::parse_error& e) {
+    std::string what = e.what();
+    // nlohmann's messages start with "[json.exception.parse_error.101] "; keep the readable part.
+    size_t pos = what.find("] ");
+    return Status::InvalidArgument("malformed JSON: " + (pos == std::string::npos ? what : what.substr(pos + 2)));
+  } catch (const std::exception& e) {
+    return Status::InvalidArgument(std::string("malformed JSON: ") + e.what());
+  }
+}
+
+Result<Body> BodyFromJson(std::string_view kind, const json& body_json) {
+  if (KindIndex(std::string(kind)) < 0) {
+    return Status::InvalidArgument("unknown event kind '" + std::string(kind) + "'");
+  }
+  capnp::MallocMessageBuilder message;
+  auto entry = message.initRoot<s::Entry>();
+  Body body;
+  std::string error;
+  Status status;
+  kj::Maybe<kj::Exception> exception = kj::runCatchingExceptions([&] {
+    auto dynamic_body = capnp::toDynamic(entry.initBody());
+    auto field = dynamic_body.getSchema().getFieldByName(BodyFieldName(kind));
+    status = FillStruct(body_json, dynamic_body.init(field).as<capnp::DynamicStruct>(), "body");
+    if (!status.ok()) return;
+    error = internal::BodyFromCapnp(entry.asReader().getBody(), &body);
+  });
+  KJ_IF_MAYBE(e, exception) { return FromKjException(*e, BytesOrigin::kSubmitted, "body"); }
+  LEDGER_RETURN_IF_ERROR(status);
+  if (!error.empty()) return Status::InvalidArgument("body: " + error);
+  return body;
+}
+
+json BodyToJson(const Body& body) {
+  capnp::MallocMessageBuilder message;
+  auto entry = message.initRoot<s::Entry>();
+  internal::BodyToCapnp(body, entry.initBody());
+  auto dynamic_body = capnp::toDynamic(entry.asReader().getBody());
+  KJ_IF_MAYBE(field, dynamic_body.which()) {
+    return StructToJson(dynamic_body.get(*field).as<capnp::DynamicStruct>());
+  }
+  LEDGER_CHECK(false) << "body union without a member";
+  return nullptr;
+}
+
+Result<Policy> PolicyFromJson(std::string_view json_text) {
+  LEDGER_ASSIGN_OR_RETURN(json doc, ParseJsonStrict(json_text));
+  capnp::MallocMessageBuilder message;
+  auto root = message.initRoot<s::Policy>();
+  Status status;
+  Policy policy;
+  kj::Maybe<kj::Exception> exception = kj::runCatchingExceptions([&] {
+    status = FillStruct(doc, capnp::toDynamic(root), "policy");
+    if (status.ok()) internal::FromCapnp(root.asReader(), &policy);
+  });
+  KJ_IF_MAYBE(e, exception) { return FromKjException(*e, BytesOrigin::kSubmitted, "policy"); }
+  LEDGER_RETURN_IF_ERROR(status);
+  return policy;
+}
+
+json PolicyToJson(const Policy& policy) {
+  capnp::MallocMessageBuilder message;
+  internal::ToCapnp(policy, message.initRoot<s::Policy>());
+  return StructToJson(capnp::toDynamic(message.getRoot<s::Policy>().asReader()));
+}
+
+Bytes EncodePolicy(const Policy& policy) {
+  capnp::MallocMessageBuilder message;
+  internal::ToCapnp(policy, message.initRoot<s::Policy>());
+  return WordsToBytes(capnp::canonicalize(message.getRoot<s::Policy>().asReader()));
+}
+
+}  // namespace fundledger::events

@@ -1,0 +1,169 @@
+#include "events/crypto.h"
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+
+#include <cstring>
+
+namespace fundledger::events {
+namespace {
+
+// Drains OpenSSL's error queue into one line (the "one adapter per dependency" rule).
+std::string OpenSslError(std::string_view what) {
+  std::string message(what);
+  unsigned long code = 0;
+  while ((code = ERR_get_error()) != 0) {
+    char buffer[256];
+    ERR_error_string_n(code, buffer, sizeof(buffer));
+    message += ": ";
+    message += buffer;
+  }
+  return message;
+}
+
+struct PkeyDeleter {
+  void operator()(EVP_PKEY* key) const { EVP_PKEY_free(key); }
+};
+using PkeyPtr = std::unique_ptr<EVP_PKEY, PkeyDeleter>;
+
+struct BioDeleter {
+  void operator()(BIO* bio) const { BIO_free(bio); }
+};
+using BioPtr = std::unique_ptr<BIO, BioDeleter>;
+
+struct MdCtxDeleter {
+  void operator()(EVP_MD_CTX* ctx) const { EVP_MD_CTX_free(ctx); }
+};
+using MdCtxPtr = std::unique_ptr<EVP_MD_CTX, MdCtxDeleter>;
+
+std::string BioToString(BIO* bio) {
+  char* data = nullptr;
+  long size = BIO_get_mem_data(bio, &data);
+  LEDGER_CHECK(size >= 0);
+  return std::string(data, static_cast<size_t>(size));
+}
+
+bool RawPublicKey(EVP_PKEY* key, PublicKey* out) {
+  size_t size = out->size();
+  return EVP_PKEY_get_raw_public_key(key, out->data(), &size) == 1 && size == out->size();
+}
+
+}  // namespace
+
+Hash Sha256(std::span<const uint8_t> data) {
+  Hash out{};
+  unsigned int size = 0;
+  LEDGER_CHECK(EVP_Digest(data.data(), data.size(), out.data(), &size, EVP_sha256(), nullptr) == 1);
+  LEDGER_CHECK(size == out.size());
+  return out;
+}
+
+Hash Sha256(std::string_view data) {
+  return Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+}
+
+KeyId KeyIdOf(const PublicKey& public_key) { return Sha256(std::span<const uint8_t>(public_key)); }
+
+bool Ed25519Verify(const PublicKey& public_key, std::span<const uint8_t> message,
+                   const Signature& signature) {
+  PkeyPtr key(EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, nullptr, public_key.data(),
+                                          public_key.size()));
+  if (key == nullptr) {
+    ERR_clear_error();
+    return false;
+  }
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  LEDGER_CHECK(ctx != nullptr);
+  bool ok = EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) == 1 &&
+            EVP_DigestVerify(ctx.get(), signature.data(), signature.size(), message.data(),
+                             message.size()) == 1;
+  ERR_clear_error();
+  return ok;
+}
+
+struct PrivateKey::Impl {
+  PkeyPtr key;
+};
+
+PrivateKey::PrivateKey(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {
+  LEDGER_CHECK(RawPublicKey(impl_->key.get(), &public_key_));
+}
+PrivateKey::PrivateKey(PrivateKey&&) noexcept = default;
+PrivateKey& PrivateKey::operator=(PrivateKey&&) noexcept = default;
+PrivateKey::~PrivateKey() = default;
+
+Result<PrivateKey> PrivateKey::Generate() {
+  EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519");
+  if (key == nullptr) return Status::IOError(OpenSslError("ed25519 key generation failed"));
+  return PrivateKey(std::make_unique<Impl>(Impl{PkeyPtr(key)}));
+}
+
+Result<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  LEDGER_CHECK(bio != nullptr);
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  if (key == nullptr) {
+    ERR_clear_error();
+    return Status::InvalidArgument("not a PEM private key");
+  }
+  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) {
+    return Status::InvalidArgument("private key is not an Ed25519 key");
+  }
+  return PrivateKey(std::make_unique<Impl>(Impl{std::move(key)}));
+}
+
+Result<PrivateKey> PrivateKey::FromSeed(std::span<const uint8_t, 32> seed) {
+  PkeyPtr key(EVP_PKEY_new_raw_private_key(EVP_PKEY_ED25519, nullptr, seed.data(), seed.size()));
+  if (key == nullptr) return Status::InvalidArgument(OpenSslError("bad ed25519 seed"));
+  return PrivateKey(std::make_unique<Impl>(Impl{std::move(key)}));
+}
+
+std::string PrivateKey::ToPem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  LEDGER_CHECK(bio != nullptr);
+  LEDGER_CHECK(PEM_write_bio_PrivateKey(bio.get(), impl_->key.get(), nullptr, nullptr, 0, nullptr,
+                                        nullptr) == 1);
+  return BioToString(bio.get());
+}
+
+std::string PrivateKey::PublicPem() const {
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  LEDGER_CHECK(bio != nullptr);
+  LEDGER_CHECK(PEM_write_bio_PUBKEY(bio.get(), impl_->key.get()) == 1);
+  return BioToString(bio.get());
+}
+
+Signature PrivateKey::Sign(std::span<const uint8_t> message) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  LEDGER_CHECK(ctx != nullptr);
+  LEDGER_CHECK(EVP_DigestSignInit(ctx.get(), nullptr, nullptr, nullptr, impl_->key.get()) == 1);
+  Signature signature{};
+  size_t size = signature.size();
+  LEDGER_CHECK(EVP_DigestSign(ctx.get(), signature.data(), &size, message.data(), message.size()) ==
+               1);
+  LEDGER_CHECK(size == signature.size());
+  return signature;
+}
+
+Result<PublicKey> PublicKeyFromPem(std::string_view pem) {
+  BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  LEDGER_CHECK(bio != nullptr);
+  PkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  if (key == nullptr) {
+    ERR_clear_error();
+    return Status::InvalidArgument("not a PEM public key");
+  }
+  PublicKey out{};
+  if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519 || !RawPublicKey(key.get(), &out)) {
+    return Status::InvalidArgument("public key is not an Ed25519 key");
+  }
+  return out;
+}
+
+void RandomBytes(std::span<uint8_t> out) {
+  LEDGER_CHECK(RAND_bytes(out.data(), static_cast<int>(out.size())) == 1);
+}
+
+}  // namespace fundledger::events

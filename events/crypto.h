@@ -1,0 +1,56 @@
+// SHA-256 and Ed25519 (PureEdDSA) through OpenSSL 3 EVP. No I/O: keys come in and go out as PEM text.
+#pragma once
+
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "events/model.h"
+#include "events/status.h"
+
+namespace fundledger::events {
+
+Hash Sha256(std::span<const uint8_t> data);
+Hash Sha256(std::string_view data);
+// KeyId = SHA-256 of the raw 32-byte public key (DESIGN.md §2).
+KeyId KeyIdOf(const PublicKey& public_key);
+
+// True iff `signature` is a valid Ed25519 signature of `message` by `public_key`.
+bool Ed25519Verify(const PublicKey& public_key, std::span<const uint8_t> message,
+                   const Signature& signature);
+
+// An Ed25519 private key. Thread safety: Sign() is const and safe to call concurrently.
+class PrivateKey {
+ public:
+  // A new random key (OpenSSL's CSPRNG).
+  static Result<PrivateKey> Generate();
+  // Parses a PKCS#8 PEM private key; kInvalidArgument if it is not an Ed25519 key.
+  static Result<PrivateKey> FromPem(std::string_view pem);
+  // The key built deterministically from a 32-byte seed (tests and golden files only).
+  static Result<PrivateKey> FromSeed(std::span<const uint8_t, 32> seed);
+
+  PrivateKey(PrivateKey&&) noexcept;
+  PrivateKey& operator=(PrivateKey&&) noexcept;
+  ~PrivateKey();
+
+  std::string ToPem() const;        // PKCS#8 PEM
+  std::string PublicPem() const;    // SubjectPublicKeyInfo PEM
+  const PublicKey& public_key() const { return public_key_; }
+  KeyId key_id() const { return KeyIdOf(public_key_); }
+  Signature Sign(std::span<const uint8_t> message) const;
+
+ private:
+  struct Impl;
+  explicit PrivateKey(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+  PublicKey public_key_{};
+};
+
+// Parses a SubjectPublicKeyInfo PEM public key; kInvalidArgument if it is not Ed25519.
+Result<PublicKey> PublicKeyFromPem(std::string_view pem);
+
+// Fills `out` with cryptographically random bytes.
+void RandomBytes(std::span<uint8_t> out);
+
+}  // namespace fundledger::events
