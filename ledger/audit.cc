@@ -1,0 +1,227 @@
+#include "ledger/audit.h"
+
+#include <map>
+
+#include "events/codec.h"
+#include "events/crypto.h"
+#include "events/text.h"
+#include "ledger/checkpoint.h"
+
+namespace fundledger::ledger {
+namespace {
+
+namespace ev = ::fundledger::events;
+namespace pj = ::fundledger::projections;
+
+Finding Integrity(uint64_t seq, std::string kind, std::string code, std::string message) {
+  return Finding{seq, std::move(kind), std::move(code), std::move(message), true};
+}
+
+// Checks entry `seq` against the state and tree of entries 1..seq-1. An integrity finding
+// stops the replay; rule findings are appended and replay goes on.
+class Replayer {
+ public:
+  Replayer(const AuditOptions& options, AuditReport* report) : options_(options), report_(report) {}
+
+  // False once an integrity failure was found.
+  bool Step(uint64_t seq, const Result<Bytes>& raw) {
+    if (!raw.ok()) {
+      const char* code = raw.status().IsNotFound() ? "integrity.missing" : "integrity.read";
+      return Fail(Integrity(seq, "", code, "entry " + std::to_string(seq) + ": " + raw.status().message()));
+    }
+    auto split = SplitStoredValue(*raw);
+    if (!split.ok()) {
+      return Fail(Integrity(seq, "", "integrity.decode", "entry " + std::to_string(seq) + ": " + split.status().message()));
+    }
+    const StoredEntry& s = *split;
+    const ev::Entry& e = s.entry;
+    const std::string kind = ev::KindName(e.body);
+    const pj::LedgerInfo& head = report_->state.info;
+    auto fail = [&](const char* code, const std::string& why) {
+      return Fail(Integrity(seq, kind, code, "entry " + std::to_string(seq) + ": " + why));
+    };
+    if (e.seq != seq) return fail("integrity.seq", "holds seq " + std::to_string(e.seq) + " (entries moved or swapped)");
+    if (seq > 1 && e.ledger_id != head.ledger_id) return fail("integrity.ledger_id", "belongs to another ledger");
+    Hash zero{};
+    if (e.prev_hash != (seq == 1 ? zero : head.head_hash)) {
+      return fail("integrity.chain", "prev_hash does not match entry " + std::to_string(seq - 1));
+    }
+    if (e.recorded_at_ms < head.head_recorded_at_ms) return fail("integrity.time", "recordedAt goes backwards");
+    std::optional<ev::PublicKey> key;
+    if (seq == 1) {
+      if (const auto* created = std::get_if<ev::LedgerCreated>(&e.body)) key = created->authority_public_key;
+    } else if (const pj::KeyInfo* k = report_->state.FindKey(e.signer)) {
+      key = k->public_key;
+    }
+    if (!key) return fail("integrity.signer", "signer " + ev::Hex(e.signer).substr(0, 16) + "… is not a registered key");
+    if (!ev::Ed25519Verify(*key, s.entry_bytes, s.signature)) return fail("integrity.signature", "signature does not verify");
+    if (options_.check_rules) {
+      Status valid = pj::Validate(report_->state, e);
+      if (!valid.ok() && report_->findings.size() < options_.findings_max) {
+        std::string code = valid.IsRejected() ? valid.rule() : "input.invalid";
+        report_->findings.push_back(Finding{seq, kind, code, "entry " + std::to_string(seq) + ": " + valid.message(), false});
+      }
+      if (const auto* attested = std::get_if<ev::AuditAttested>(&e.body)) CheckAttestation(seq, *attested);
+    }
+    pj::Apply(&report_->state, pj::EntryContext{&e, s.leaf_hash});
+    report_->state.dirty.clear();
+    tree_.Append(s.leaf_hash);
+    report_->entries = seq;
+    return true;
+  }
+
+  const MemoryMerkleTree& tree() const { return tree_; }
+
+ private:
+  bool Fail(Finding finding) {
+    report_->findings.push_back(std::move(finding));
+    return false;
+  }
+
+  void CheckAttestation(uint64_t seq, const ev::AuditAttested& a) {
+    auto finding = [&](const std::string& why) {
+      report_->findings.push_back(Finding{seq, "AuditAttested", "audit.attestation", "entry " + std::to_string(seq) + ": " + why, false});
+    };
+    if (a.tree_size != seq - 1) return finding("attests tree size " + std::to_string(a.tree_size) + ", not the entries before it");
+    auto root = RootAt(tree_, a.tree_size);
+    if (!root.ok() || *root != a.root_hash) finding("root hash is not the root of the first " + std::to_string(a.tree_size) + " entries");
+    if (pj::StateHash(report_->state) != a.state_hash) finding("state hash is not that of the projections at " + std::to_string(a.tree_size));
+  }
+
+  const AuditOptions& options_;
+  AuditReport* report_;
+  MemoryMerkleTree tree_;
+};
+
+void CompareStored(const Ledger& stored, const MemoryMerkleTree& tree, AuditReport* report) {
+  auto count = stored.CountStoredEntries();
+  if (count.ok() && *count != report->entries) {
+    report->findings.push_back(Integrity(0, "", "integrity.count", "the ledger stores " + std::to_string(*count) +
+                                                                     " entries but its head is entry " + std::to_string(report->entries)));
+  }
+  auto rows = stored.StoredRows();
+  if (!rows.ok()) {
+    report->findings.push_back(Integrity(0, "", "integrity.projection", rows.status().message()));
+    return;
+  }
+  std::map<std::string, std::string> stored_rows(rows->begin(), rows->end());
+  for (const std::string& key : pj::AllRowKeys(report->state)) {
+    std::string rebuilt = *pj::EncodeRow(report->state, key);
+    auto it = stored_rows.find(key);
+    if (it == stored_rows.end()) {
+      report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is missing"));
+    } else if (it->second != rebuilt) {
+      report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " differs from the replay"));
+    }
+    if (it != stored_rows.end()) stored_rows.erase(it);
+  }
+  for (const auto& [key, value] : stored_rows) {
+    report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is not produced by the replay"));
+  }
+  if (report->entries > 0) {
+    auto stored_root = RootAt(stored.tree(), report->entries);
+    auto replay_root = RootAt(tree, report->entries);
+    if (!stored_root.ok() || !replay_root.ok() || *stored_root != *replay_root) {
+      report->findings.push_back(Integrity(0, "", "integrity.merkle", "the stored Merkle tree does not match the entries"));
+    }
+  }
+}
+
+}  // namespace
+
+EntrySource::~EntrySource() = default;
+
+Result<Bytes> MemoryEntrySource::Raw(uint64_t seq) const {
+  if (seq == 0 || seq > values_.size()) return Status::NotFound("entry " + std::to_string(seq) + " is not in the export");
+  return values_[seq - 1];
+}
+
+bool AuditReport::IntegrityOk() const {
+  for (const Finding& f : findings) {
+    if (f.integrity) return false;
+  }
+  return true;
+}
+
+bool AuditReport::RulesOk() const {
+  for (const Finding& f : findings) {
+    if (!f.integrity) return false;
+  }
+  return true;
+}
+
+std::string AuditReport::FindingsText() const {
+  std::string out = "entries " + std::to_string(entries) + "\nroot " + ev::Hex(root) + "\nstate " + ev::Hex(state_hash) + "\n";
+  for (const Finding& f : findings) out += std::to_string(f.seq) + " " + f.code + " " + f.message + "\n";
+  return out;
+}
+
+std::vector<Finding> CheckCheckpoint(const std::string& note, const pj::LedgerState& state,
+                                     const MerkleNodeSource& tree, uint64_t tree_size) {
+  std::vector<Finding> out;
+  auto finding = [&out](const std::string& why) {
+    out.push_back(Integrity(0, "", "integrity.checkpoint", "checkpoint: " + why));
+  };
+  const std::string origin = "fundledger/" + ev::Hex(state.info.ledger_id);
+  std::vector<NoteVerifier> verifiers;
+  for (const auto& [key, info] : state.keys) {
+    if (info.role != ev::Role::kNotary) continue;
+    auto v = ParseVerifierKey(VerifierKey(origin, info.public_key));
+    if (v.ok()) verifiers.push_back(*v);
+  }
+  auto opened = OpenNote(note, verifiers);
+  if (!opened.ok()) {
+    finding("not signed by a notary key registered in this ledger (" + opened.status().message() + ")");
+    return out;
+  }
+  auto checkpoint = ParseCheckpointText(opened->text);
+  if (!checkpoint.ok()) {
+    finding(checkpoint.status().message());
+    return out;
+  }
+  if (checkpoint->origin != origin) {
+    finding("origin " + checkpoint->origin + " is another ledger's");
+    return out;
+  }
+  if (checkpoint->size > tree_size) {
+    finding("covers " + std::to_string(checkpoint->size) + " entries but the ledger holds " + std::to_string(tree_size) +
+            " (entries were removed after it was published)");
+    return out;
+  }
+  auto root = RootAt(tree, checkpoint->size);
+  if (!root.ok() || *root != checkpoint->root) {
+    finding("root at size " + std::to_string(checkpoint->size) + " does not match the entries");
+  }
+  return out;
+}
+
+Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options) {
+  AuditReport report;
+  Replayer replayer(options, &report);
+  const uint64_t size = source.Size();
+  for (uint64_t seq = 1; seq <= size; ++seq) {
+    if (!replayer.Step(seq, source.Raw(seq))) break;
+    if (options.progress && (seq % 1024 == 0 || seq == size)) options.progress(seq);
+  }
+  bool chain_intact = report.IntegrityOk();
+  if (chain_intact && options.stored != nullptr) CompareStored(*options.stored, replayer.tree(), &report);
+  if (chain_intact) {
+    std::vector<std::string> notes = options.checkpoint_notes;
+    if (options.stored != nullptr) {
+      LEDGER_ASSIGN_OR_RETURN(auto stored_notes, options.stored->Checkpoints());
+      for (auto& [tree_size, note] : stored_notes) notes.push_back(note);
+    }
+    for (const std::string& note : notes) {
+      for (Finding& f : CheckCheckpoint(note, report.state, replayer.tree(), report.entries)) {
+        report.findings.push_back(std::move(f));
+      }
+      ++report.checkpoints_checked;
+    }
+  }
+  auto root = RootAt(replayer.tree(), report.entries);
+  report.root = root.ok() ? *root : Hash{};
+  report.state_hash = pj::StateHash(report.state);
+  return report;
+}
+
+}  // namespace fundledger::ledger

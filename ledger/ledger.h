@@ -1,0 +1,123 @@
+// The ledger: signed, hash-chained entries in RocksDB with their projections, indexes and
+// Merkle tree, all written in one synced WriteBatch per append (DESIGN.md §2, §6).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "events/crypto.h"
+#include "events/model.h"
+#include "events/status.h"
+#include "ledger/merkle.h"
+#include "projections/projections.h"
+
+namespace fundledger::ledger {
+
+using events::Bytes;
+using events::Hash;
+
+// Appends in one call at most this many entries (larger batches: kInvalidArgument). Import
+// commits its groups below this bound too.
+inline constexpr size_t kBatchEntriesMax = 100'000;
+inline constexpr uint32_t kStorageFormat = 1;  // meta "format"; Open refuses others
+
+enum class OpenMode {
+  kWriter,     // the one writer: holds RocksDB's LOCK; a second gets kBusy
+  kReader,     // a RocksDB secondary instance: safe beside a running writer, sees its last sync
+};
+
+// One signed entry as stored: canonical Entry bytes, signature, and the decoded entry.
+struct StoredEntry {
+  Bytes entry_bytes;
+  events::Signature signature{};
+  Hash leaf_hash{};
+  events::Entry entry;
+};
+
+// What a caller asks to append: the body and an optional idempotency key.
+struct AppendRequest {
+  events::Body body;
+  std::string idempotency_key;
+};
+
+struct AppendResult {
+  uint64_t seq = 0;
+  bool replayed = false;  // an idempotent retry: the entry was already there, nothing written
+};
+
+// Thread safety: a Ledger is used from one thread at a time.
+class Ledger {
+ public:
+  virtual ~Ledger();
+
+  // Creates a new ledger at `path` (which must not hold one) whose entry 1 is LedgerCreated,
+  // signed by `authority`. kIOError if the directory holds a ledger or cannot be written.
+  static Result<std::unique_ptr<Ledger>> Create(const std::string& path, const events::PrivateKey& authority,
+                                                const events::LedgerCreated& created, int64_t at_ms);
+  // Opens an existing ledger, loads its projections and checks the head entry against them.
+  // kIOError: no ledger at `path`; kBusy: another writer holds it; kCorruption: unknown format
+  // or a head that does not match.
+  static Result<std::unique_ptr<Ledger>> Open(const std::string& path, OpenMode mode);
+
+  const projections::LedgerState& state() const { return state_; }
+  uint64_t size() const { return state_.info.head_seq; }
+
+  // Signs and appends `requests` in order, all or nothing, recorded at `at_ms` (which may not
+  // be earlier than the head's). Every entry passes projections::Validate against the state
+  // left by the ones before it. On error nothing is written, the state is as before, and the
+  // status names the failing request ("request 3: …"). An idempotent retry (same key, same
+  // signer and body) returns the first seq; the same key with other content is
+  // kRejected("idempotency.conflict").
+  virtual Result<std::vector<AppendResult>> Append(const events::PrivateKey& signer,
+                                                   std::span<const AppendRequest> requests, int64_t at_ms) = 0;
+
+  // Appends entries signed elsewhere (import), verifying each exactly as audit does: decoding,
+  // ledger id, seq, prev hash, time order, signature, rules. All or nothing per call.
+  virtual Status AppendSigned(std::span<const StoredEntry> entries) = 0;
+
+  // Entry `seq` (1-based), its signature re-verified and its bytes decoded. kNotFound past the
+  // head; kCorruption if the stored bytes do not decode or verify.
+  virtual Result<StoredEntry> Read(uint64_t seq) const = 0;
+  // Raw stored value of entry `seq` without any check (audit checks it itself).
+  virtual Result<Bytes> ReadRaw(uint64_t seq) const = 0;
+  // Number of stored entry records, counted by scanning (audit compares it with the head).
+  virtual Result<uint64_t> CountStoredEntries() const = 0;
+
+  // Seqs listed by an index: "recipient/<uscc>", "application/<id>", "kind/<Kind>".
+  virtual Result<std::vector<uint64_t>> IndexSeqs(const std::string& index) const = 0;
+
+  // The stored Merkle tree (level-0 nodes are the leaf hashes).
+  virtual const MerkleNodeSource& tree() const = 0;
+
+  // Every stored projection row (audit compares them with a rebuild).
+  virtual Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const = 0;
+
+  // Checkpoints: signed notes kept in their own column family, keyed by tree size.
+  virtual Status StoreCheckpoint(uint64_t tree_size, const std::string& note) = 0;
+  virtual Result<std::vector<std::pair<uint64_t, std::string>>> Checkpoints() const = 0;
+
+  // Recomputes every projection from entry 1 and rewrites the stored rows to match (one
+  // WriteBatch). Returns the number of rows that differed. Writer only.
+  virtual Result<uint64_t> Rebuild() = 0;
+
+  // The rows whose keys start with any of `prefixes`, as they stood after entry `seq` (from the
+  // row history: one seek per row, no replay). "head" is a row key too.
+  virtual Result<projections::LedgerState> StateAsOf(uint64_t seq, const std::vector<std::string>& prefixes) const = 0;
+
+  // The ledger's origin line for checkpoints: "fundledger/<ledgerId hex>".
+  std::string Origin() const;
+
+ protected:
+  Ledger() = default;
+  projections::LedgerState state_;
+};
+
+// The 32-byte signature of `entry_bytes` and its leaf hash, split from a stored value
+// (entry bytes followed by the 64-byte signature). kCorruption if too short.
+Result<StoredEntry> SplitStoredValue(std::span<const uint8_t> value);
+
+}  // namespace fundledger::ledger

@@ -1,0 +1,181 @@
+#include "tools/fundledger/context.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "events/codec.h"
+#include "events/text.h"
+
+namespace fundledger::tools {
+
+namespace ev = ::fundledger::events;
+using nlohmann::json;
+
+Result<std::string> Context::LedgerDir() const {
+  if (!ledger_dir.empty()) return ledger_dir;
+  if (const char* env = std::getenv("FUNDLEDGER_DIR"); env != nullptr && *env != '\0') return std::string(env);
+  return Status::InvalidArgument("no ledger: give --ledger DIR or set FUNDLEDGER_DIR");
+}
+
+Result<std::unique_ptr<ledger::Ledger>> Context::OpenWriter() const {
+  LEDGER_ASSIGN_OR_RETURN(std::string dir, LedgerDir());
+  return ledger::Ledger::Open(dir, ledger::OpenMode::kWriter);
+}
+
+Result<std::unique_ptr<ledger::Ledger>> Context::OpenReader() const {
+  LEDGER_ASSIGN_OR_RETURN(std::string dir, LedgerDir());
+  return ledger::Ledger::Open(dir, ledger::OpenMode::kReader);
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::IOError("cannot read " + path);
+  std::ostringstream out;
+  out << in.rdbuf();
+  if (in.bad()) return Status::IOError("cannot read " + path);
+  return out.str();
+}
+
+Status WriteFile(const std::string& path, const std::string& data, unsigned mode) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) return Status::IOError("cannot write " + path);
+  ::fchmod(fd, mode);  // an existing file keeps its old mode otherwise
+  size_t written = 0;
+  while (written < data.size()) {
+    ssize_t n = ::write(fd, data.data() + written, data.size() - written);
+    if (n <= 0) {
+      ::close(fd);
+      return Status::IOError("cannot write " + path);
+    }
+    written += static_cast<size_t>(n);
+  }
+  bool ok = ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  return ok ? Status::Ok() : Status::IOError("cannot write " + path);
+}
+
+Result<ev::PrivateKey> LoadKeyFile(const std::string& path, bool allow_insecure) {
+  if (path.empty()) return Status::InvalidArgument("this command signs: give --key FILE");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return Status::IOError("key file " + path + " cannot be read");
+  if ((st.st_mode & 077) != 0 && !allow_insecure) {
+    return Status::IOError("key file " + path + " is readable by group or others (chmod 600 it, or pass --allow-insecure-key)");
+  }
+  LEDGER_ASSIGN_OR_RETURN(std::string pem, ReadFile(path));
+  auto key = ev::PrivateKey::FromPem(pem);
+  if (!key.ok()) return Status::IOError("key file " + path + ": " + key.status().message());
+  return key;
+}
+
+Result<ev::PrivateKey> Context::SigningKey() const { return LoadKeyFile(key_file, allow_insecure_key); }
+
+Result<int64_t> Context::Now() const {
+  std::string text = at;
+  if (text.empty()) {
+    if (const char* env = std::getenv("FUNDLEDGER_NOW"); env != nullptr) text = env;
+  }
+  if (!text.empty()) return ev::ParseInstant(text);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status Context::AppendOne(ev::Body body) const {
+  LEDGER_ASSIGN_OR_RETURN(ev::PrivateKey key, SigningKey());
+  LEDGER_ASSIGN_OR_RETURN(int64_t now, Now());
+  LEDGER_ASSIGN_OR_RETURN(auto ledger, OpenWriter());
+  std::string kind = ev::KindName(body);
+  ledger::AppendRequest request{std::move(body), idempotency_key};
+  LEDGER_ASSIGN_OR_RETURN(auto results, ledger->Append(key, std::span(&request, 1), now));
+  const ledger::AppendResult& r = results.front();
+  if (json) {
+    PrintJson({{"seq", r.seq}, {"kind", kind}, {"replayed", r.replayed}});
+  } else {
+    std::cout << (r.replayed ? "already recorded as entry " : "recorded ") << kind << " as entry " << r.seq << "\n";
+  }
+  return Status::Ok();
+}
+
+json EntryJson(const ledger::StoredEntry& s) {
+  const ev::Entry& e = s.entry;
+  return {{"seq", e.seq},
+          {"kind", ev::KindName(e.body)},
+          {"signer", ev::Hex(e.signer)},
+          {"recordedAt", e.recorded_at_ms},
+          {"recordedAtIso", ev::FormatInstant(e.recorded_at_ms)},
+          {"ledgerId", ev::Hex(e.ledger_id)},
+          {"prevHash", ev::Hex(e.prev_hash)},
+          {"idempotencyKey", e.idempotency_key},
+          {"entry", ev::Base64(s.entry_bytes)},
+          {"signature", ev::Base64(s.signature)},
+          {"leafHash", ev::Hex(s.leaf_hash)},
+          {"body", ev::BodyToJson(e.body)}};
+}
+
+std::string EntryLine(const ledger::StoredEntry& s, const projections::LedgerState& state) {
+  const ev::Entry& e = s.entry;
+  std::string who = ev::Hex(e.signer).substr(0, 8);
+  if (const auto* key = state.FindKey(e.signer)) who = key->holder + " (" + key->unit + ")";
+  std::string what = std::visit(
+      [](const auto& b) -> std::string {
+        using T = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<T, ev::ApplicationSubmitted>) {
+          return b.application_id + " " + b.recipient_id + " measure " + b.measure + "/" + b.track + " " +
+                 std::to_string(b.fiscal_year) + " basis " + ev::FormatYuan(b.basis_fen);
+        } else if constexpr (std::is_same_v<T, ev::AwardGranted> || std::is_same_v<T, ev::AwardRevoked> ||
+                             std::is_same_v<T, ev::PayoutDisbursed> || std::is_same_v<T, ev::PayoutReversed>) {
+          return b.application_id + " " + ev::FormatYuan(b.amount_fen);
+        } else if constexpr (std::is_same_v<T, ev::ApplicationApproved> || std::is_same_v<T, ev::ApplicationRejected>) {
+          return b.application_id;
+        } else if constexpr (std::is_same_v<T, ev::RecipientRegistered>) {
+          return b.recipient_id + " " + b.name + " (" + ev::RecipientKindName(b.kind) + ", " + b.district + ")";
+        } else if constexpr (std::is_same_v<T, ev::BudgetAllocated>) {
+          return "measure " + b.measure + " " + std::to_string(b.fiscal_year) + " " + ev::FormatYuan(b.amount_fen) +
+                 " from " + b.source;
+        } else if constexpr (std::is_same_v<T, ev::KeyRegistered>) {
+          return std::string(ev::RoleName(b.role)) + " " + b.holder + " (" + b.unit + ")";
+        } else if constexpr (std::is_same_v<T, ev::PolicyPublished>) {
+          return b.policy.id + " " + b.policy.version + " from " + b.effective_from;
+        } else if constexpr (std::is_same_v<T, ev::LedgerCreated>) {
+          return b.name;
+        } else if constexpr (std::is_same_v<T, ev::KeyRevoked>) {
+          return ev::Hex(b.key_id).substr(0, 16) + " " + b.reason;
+        } else {
+          return "tree size " + std::to_string(b.tree_size);
+        }
+      },
+      e.body);
+  char head[96];
+  std::snprintf(head, sizeof(head), "%7llu  %s  %-20s ", static_cast<unsigned long long>(e.seq),
+                ev::FormatInstant(e.recorded_at_ms).substr(0, 16).c_str(), ev::KindName(e.body));
+  return std::string(head) + what + "  by " + who;
+}
+
+void PrintJson(const json& value) { std::cout << value.dump() << "\n"; }
+
+Progress::Progress(std::string label, uint64_t total)
+    : label_(std::move(label)), total_(total), enabled_(::isatty(2) == 1 && total > 0) {}
+
+Progress::~Progress() {
+  if (enabled_ && last_percent_ >= 0) std::fprintf(stderr, "\n");
+}
+
+void Progress::Update(uint64_t done) {
+  if (!enabled_) return;
+  int percent = static_cast<int>(done * 100 / total_);
+  if (percent == last_percent_) return;
+  last_percent_ = percent;
+  int filled = percent * 30 / 100;
+  std::fprintf(stderr, "\r%s [%.*s%*s] %3d%% %llu/%llu", label_.c_str(), filled, "##############################",
+               30 - filled, "", percent, static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_));
+  std::fflush(stderr);
+}
+
+}  // namespace fundledger::tools
