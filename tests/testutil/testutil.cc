@@ -1,0 +1,165 @@
+#include "tests/testutil/testutil.h"
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "events/codec.h"
+#include "events/text.h"
+
+namespace fundledger::testutil {
+
+namespace ev = ::fundledger::events;
+
+ev::PrivateKey TestKey(uint8_t n) {
+  std::array<uint8_t, 32> seed{};
+  seed.fill(n);
+  seed[0] = 0x5e;
+  auto key = ev::PrivateKey::FromSeed(seed);
+  LEDGER_CHECK(key.ok());
+  return std::move(*key);
+}
+
+TempDir::TempDir() {
+  char pattern[] = "/tmp/fundledger-test-XXXXXX";
+  LEDGER_CHECK(mkdtemp(pattern) != nullptr);
+  path_ = pattern;
+}
+
+TempDir::~TempDir() {
+  std::error_code ignored;
+  std::filesystem::remove_all(path_, ignored);
+}
+
+std::string SourcePath(const std::string& relative) { return std::string(FUNDLEDGER_SOURCE_DIR) + "/" + relative; }
+
+const ev::Policy& ShenzhenPolicy() {
+  static const ev::Policy* policy = [] {
+    std::ifstream in(SourcePath("schemas/policies/shenzhen-ai-pioneer-2024.json"));
+    std::stringstream text;
+    text << in.rdbuf();
+    auto parsed = ev::PolicyFromJson(text.str());
+    LEDGER_CHECK(parsed.ok()) << parsed.status().ToString();
+    return new ev::Policy(std::move(*parsed));
+  }();
+  return *policy;
+}
+
+int64_t At(const std::string& iso) {
+  auto ms = ev::ParseInstant(iso);
+  LEDGER_CHECK(ms.ok()) << iso;
+  return *ms;
+}
+
+std::string Uscc(uint32_t n) {
+  char body[32];
+  std::snprintf(body, sizeof(body), "91440300%09u", n % 1000000000u);
+  std::string code(body);
+  return code + ev::UsccCheckChar(code);
+}
+
+ev::Hash Digest(const std::string& label) { return ev::Sha256(label); }
+
+std::string LedgerFixture::UnitOf(const std::string& measure) {
+  const ev::Measure* m = ShenzhenPolicy().FindMeasure(measure);
+  LEDGER_CHECK(m != nullptr && !m->units.empty()) << measure;
+  return m->units.front();
+}
+
+void LedgerFixture::SetUp() {
+  dir_ = std::make_unique<TempDir>();
+  path_ = dir_->Sub("ledger");
+  uint8_t n = 1;
+  auto add = [&](const std::string& name) { keys_[name] = std::make_unique<ev::PrivateKey>(TestKey(n++)); };
+  add("authority");
+  add("admin");
+  add("treasurer");
+  add("treasurer2");
+  add("auditor");
+  add("notary");
+  for (const ev::Unit& u : ShenzhenPolicy().units) {
+    add("clerk:" + u.code);
+    add("reviewer:" + u.code);
+    add("reviewer2:" + u.code);
+  }
+  clock_ms_ = At("2025-01-02T09:00:00");
+  ev::LedgerCreated created;
+  created.name = "test ledger";
+  created.authority_public_key = Key("authority").public_key();
+  created.authority_unit = "LEDGER-ADMIN";
+  created.authority_holder = "authority";
+  auto ledger = ledger::Ledger::Create(path_, Key("authority"), created, clock_ms_);
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  ledger_ = std::move(*ledger);
+  auto reg = [&](const std::string& name, ev::Role role, const std::string& unit) {
+    MustAppend("authority", ev::KeyRegistered{Key(name).public_key(), role, unit, "holder " + name});
+  };
+  reg("admin", ev::Role::kAdmin, "LEDGER-ADMIN");
+  reg("treasurer", ev::Role::kTreasurer, "SZ-FIN");
+  reg("treasurer2", ev::Role::kTreasurer, "SZ-FIN");
+  reg("auditor", ev::Role::kAuditor, "AUDIT");
+  reg("notary", ev::Role::kNotary, "LEDGER-ADMIN");
+  for (const ev::Unit& u : ShenzhenPolicy().units) {
+    reg("clerk:" + u.code, ev::Role::kClerk, u.code);
+    reg("reviewer:" + u.code, ev::Role::kReviewer, u.code);
+    reg("reviewer2:" + u.code, ev::Role::kReviewer, u.code);
+  }
+  MustAppend("admin", ev::PolicyPublished{ShenzhenPolicy(), ShenzhenPolicy().term_start});
+}
+
+void LedgerFixture::TearDown() {
+  ledger_.reset();
+  dir_.reset();
+}
+
+const ev::PrivateKey& LedgerFixture::Key(const std::string& name) const {
+  auto it = keys_.find(name);
+  LEDGER_CHECK(it != keys_.end()) << "no test key " << name;
+  return *it->second;
+}
+
+Result<uint64_t> LedgerFixture::Append(const std::string& signer, ev::Body body, int64_t at_ms) {
+  if (at_ms == 0) {
+    clock_ms_ += 60'000;
+    at_ms = clock_ms_;
+  } else {
+    clock_ms_ = std::max(clock_ms_, at_ms);
+  }
+  ledger::AppendRequest request{std::move(body), ""};
+  LEDGER_ASSIGN_OR_RETURN(auto results, ledger_->Append(Key(signer), std::span(&request, 1), at_ms));
+  return results.front().seq;
+}
+
+uint64_t LedgerFixture::MustAppend(const std::string& signer, ev::Body body) {
+  std::string kind = ev::KindName(body);
+  auto seq = Append(signer, std::move(body));
+  LEDGER_CHECK(seq.ok()) << kind << ": " << seq.status().ToString();
+  return *seq;
+}
+
+std::string LedgerFixture::AddRecipient(uint32_t n, ev::RecipientKind kind, const std::string& district,
+                                        std::vector<std::string> related) {
+  std::string id = Uscc(n);
+  MustAppend("clerk:SZ-STIB", ev::RecipientRegistered{id, "recipient " + std::to_string(n), kind, district, related});
+  return id;
+}
+
+void LedgerFixture::Allocate(const std::string& measure, uint16_t year, int64_t fen, const std::string& source) {
+  MustAppend("treasurer", ev::BudgetAllocated{measure, year, fen, source});
+}
+
+void LedgerFixture::SubmitAndApprove(const ev::ApplicationSubmitted& application) {
+  std::string unit = UnitOf(application.measure);
+  MustAppend("clerk:" + unit, application);
+  MustAppend("reviewer:" + unit, ev::ApplicationApproved{application.application_id, "ok"});
+}
+
+void LedgerFixture::Reopen() {
+  ledger_.reset();
+  auto ledger = ledger::Ledger::Open(path_, ledger::OpenMode::kWriter);
+  LEDGER_CHECK(ledger.ok()) << ledger.status().ToString();
+  ledger_ = std::move(*ledger);
+}
+
+}  // namespace fundledger::testutil
