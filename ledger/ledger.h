@@ -58,6 +58,9 @@ class Ledger {
   // signed by `authority`. kIOError if the directory holds a ledger or cannot be written.
   static Result<std::unique_ptr<Ledger>> Create(const std::string& path, const events::PrivateKey& authority,
                                                 const events::LedgerCreated& created, int64_t at_ms);
+  // Creates an empty ledger at `path` to be filled by ImportEntries (ledger/exchange.h); its
+  // first imported entry must be a LedgerCreated. Until then it has no head and Open refuses it.
+  static Result<std::unique_ptr<Ledger>> CreateForImport(const std::string& path);
   // Opens an existing ledger, loads its projections and checks the head entry against them.
   // kIOError: no ledger at `path`; kBusy: another writer holds it; kCorruption: unknown format
   // or a head that does not match.

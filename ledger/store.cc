@@ -13,6 +13,7 @@
 #include "events/codec.h"
 #include "events/text.h"
 #include "ledger/internal/rocksdb_status.h"
+#include "ledger/exchange.h"
 #include "ledger/internal/storage_format.h"
 #include "ledger/ledger.h"
 
@@ -114,6 +115,12 @@ class RocksLedger : public Ledger {
   Status LoadState();
   // Writes the storage format and entry 1 (Create).
   Status Initialize(const StoredEntry& first);
+  // Records the storage format alone (an import fills the ledger).
+  Status WriteFormat() {
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    return FromRocks(db_->Put(options, handles_[kMeta], "format", FormatValue()), "writing the storage format");
+  }
   // Checks the storage format and that the head entry matches the loaded projections (Open).
   Status CheckOnOpen() const;
 
@@ -210,22 +217,7 @@ Status RocksLedger::CheckOnOpen() const {
 }
 
 Status RocksLedger::CheckNext(const StoredEntry& sealed) const {
-  const ev::Entry& e = sealed.entry;
-  const pj::LedgerInfo& head = state_.info;
-  std::string where = "entry " + std::to_string(e.seq);
-  // Chain and signature failures are integrity failures whether stored or imported.
-  auto fail = [&](const std::string& m) { return Status::Corruption(where + ": " + m); };
-  if (e.seq != head.head_seq + 1) return fail("seq does not follow the head " + std::to_string(head.head_seq));
-  if (e.seq > 1 && e.ledger_id != head.ledger_id) return fail("ledger id belongs to another ledger");
-  Hash zero{};
-  if (e.prev_hash != (e.seq == 1 ? zero : head.head_hash)) return fail("prev_hash does not match entry " + std::to_string(head.head_seq));
-  if (e.recorded_at_ms < head.head_recorded_at_ms) return fail("recordedAt is earlier than the previous entry's");
-  auto key = SignerKey(state_, e);
-  if (!key) return fail("signer is not a registered key");
-  if (ev::KeyIdOf(*key) != e.signer) return fail("signer id does not match the key");
-  if (!ev::Ed25519Verify(*key, sealed.entry_bytes, sealed.signature)) return fail("signature does not verify");
-  if (ev::EntryLeafHash(sealed.entry_bytes, sealed.signature) != sealed.leaf_hash) return fail("leaf hash mismatch");
-  return pj::Validate(state_, e).WithPrefix(where);
+  return CheckNextEntry(state_, sealed, /*signature_checked=*/false);
 }
 
 Status RocksLedger::Stage(const StoredEntry& sealed, rocksdb::WriteBatch* batch) {
@@ -564,6 +556,18 @@ Result<std::unique_ptr<Ledger>> Ledger::Create(const std::string& path, const ev
   sealed.leaf_hash = ev::EntryLeafHash(sealed.entry_bytes, sealed.signature);
   sealed.entry = e;
   LEDGER_RETURN_IF_ERROR(db->Initialize(sealed));
+  return std::unique_ptr<Ledger>(std::move(db));
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::CreateForImport(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::exists(std::filesystem::path(path) / "CURRENT", error)) {
+    return Status::IOError("a ledger already exists at " + path);
+  }
+  std::filesystem::create_directories(path, error);
+  if (error) return Status::IOError("cannot create " + path + ": " + error.message());
+  LEDGER_ASSIGN_OR_RETURN(auto db, OpenDb(path, OpenMode::kWriter, true));
+  LEDGER_RETURN_IF_ERROR(db->WriteFormat());
   return std::unique_ptr<Ledger>(std::move(db));
 }
 

@@ -1,0 +1,254 @@
+#include "ledger/exchange.h"
+
+#include <capnp/message.h>
+#include <capnp/serialize.h>
+#include <kj/exception.h>
+#include <kj/io.h>
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "events/codec.h"
+#include "events/crypto.h"
+#include "events/text.h"
+#include "schemas/ledger.capnp.h"
+
+namespace fundledger::ledger {
+namespace {
+
+namespace ev = ::fundledger::events;
+namespace pj = ::fundledger::projections;
+using nlohmann::json;
+
+// Runs fn(i) for i in [0, n) on every core; returns the first error by index.
+Status ParallelFor(size_t n, const std::function<Status(size_t)>& fn) {
+  size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), 16));
+  std::vector<Status> errors(threads);
+  std::vector<size_t> error_index(threads, SIZE_MAX);
+  std::atomic<size_t> next{0};
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
+        Status s = fn(i);
+        if (!s.ok() && i < error_index[t]) {
+          errors[t] = s;
+          error_index[t] = i;
+        }
+      }
+    });
+  }
+  for (auto& th : pool) th.join();
+  size_t best = SIZE_MAX;
+  Status first;
+  for (size_t t = 0; t < threads; ++t) {
+    if (error_index[t] < best) {
+      best = error_index[t];
+      first = errors[t];
+    }
+  }
+  return first;
+}
+
+Result<StoredEntry> FromParts(const ev::Bytes& entry_bytes, const ev::Bytes& signature, const std::string& where) {
+  if (signature.size() != 64) return Status::InvalidArgument(where + ": signature is not 64 bytes");
+  ev::Bytes value = entry_bytes;
+  value.insert(value.end(), signature.begin(), signature.end());
+  auto stored = SplitStoredValue(value);
+  if (!stored.ok()) return Status::InvalidArgument(where + ": " + stored.status().message());
+  return stored;
+}
+
+Result<StoredEntry> ParseJsonLine(std::string_view line, size_t line_no) {
+  const std::string where = "line " + std::to_string(line_no);
+  auto parsed = ev::ParseJsonStrict(line);
+  if (!parsed.ok()) return parsed.status().WithPrefix(where);
+  const json& j = *parsed;
+  if (!j.is_object() || !j.contains("entry") || !j["entry"].is_string() || !j.contains("signature") ||
+      !j["signature"].is_string()) {
+    return Status::InvalidArgument(where + ": needs base64 'entry' and 'signature'");
+  }
+  auto entry = ev::FromBase64(j["entry"].get<std::string>());
+  auto signature = ev::FromBase64(j["signature"].get<std::string>());
+  if (!entry || !signature) return Status::InvalidArgument(where + ": entry or signature is not base64");
+  LEDGER_ASSIGN_OR_RETURN(StoredEntry stored, FromParts(*entry, *signature, where));
+  if (j.contains("leafHash") && j["leafHash"] != ev::Hex(stored.leaf_hash)) {
+    return Status::Corruption(where + ": leafHash does not match the entry and signature");
+  }
+  return stored;
+}
+
+Result<std::vector<StoredEntry>> ParseJsonLines(std::string_view data) {
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  while (start < data.size()) {
+    size_t end = data.find('\n', start);
+    if (end == std::string_view::npos) end = data.size();
+    lines.push_back(data.substr(start, end - start));
+    start = end + 1;
+    if (lines.size() > kExportEntriesMax) return Status::InvalidArgument("export has too many lines");
+  }
+  while (!lines.empty() && lines.back().find_first_not_of(" \r\t") == std::string_view::npos) lines.pop_back();
+  std::vector<std::optional<StoredEntry>> slots(lines.size());
+  LEDGER_RETURN_IF_ERROR(ParallelFor(lines.size(), [&](size_t i) -> Status {
+    LEDGER_ASSIGN_OR_RETURN(StoredEntry stored, ParseJsonLine(lines[i], i + 1));
+    slots[i] = std::move(stored);
+    return Status::Ok();
+  }));
+  std::vector<StoredEntry> out;
+  out.reserve(slots.size());
+  for (auto& slot : slots) out.push_back(std::move(*slot));
+  return out;
+}
+
+Result<std::vector<StoredEntry>> ParseCapnpStream(std::string_view data) {
+  std::vector<StoredEntry> out;
+  if (data.size() % sizeof(capnp::word) != 0) return Status::InvalidArgument("capnp export is not whole words");
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(data.size() / sizeof(capnp::word));
+  std::memcpy(words.begin(), data.data(), data.size());
+  kj::ArrayPtr<const capnp::word> rest = words.asPtr();
+  Status status;
+  kj::Maybe<kj::Exception> exception = kj::runCatchingExceptions([&] {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = ev::kEntryBytesMax;
+    options.nestingLimit = ev::kNestingLimit;
+    while (rest.size() > 0 && status.ok()) {
+      if (out.size() >= kExportEntriesMax) {
+        status = Status::InvalidArgument("export has too many messages");
+        return;
+      }
+      capnp::FlatArrayMessageReader reader(rest, options);
+      auto signed_entry = reader.getRoot<schema::SignedEntry>();
+      auto entry = signed_entry.getEntry();
+      auto signature = signed_entry.getSignature();
+      auto stored = FromParts(ev::Bytes(entry.begin(), entry.end()), ev::Bytes(signature.begin(), signature.end()),
+                              "message " + std::to_string(out.size() + 1));
+      if (!stored.ok()) {
+        status = stored.status();
+        return;
+      }
+      out.push_back(std::move(*stored));
+      rest = kj::arrayPtr(reader.getEnd(), rest.end());
+    }
+  });
+  KJ_IF_MAYBE(e, exception) {
+    return Status::InvalidArgument("capnp export message " + std::to_string(out.size() + 1) + ": " + e->getDescription().cStr());
+  }
+  LEDGER_RETURN_IF_ERROR(status);
+  return out;
+}
+
+}  // namespace
+
+std::string ExportJsonLine(const StoredEntry& s) {
+  const ev::Entry& e = s.entry;
+  json j = {{"seq", e.seq},
+            {"kind", ev::KindName(e.body)},
+            {"signer", ev::Hex(e.signer)},
+            {"recordedAt", e.recorded_at_ms},
+            {"recordedAtIso", ev::FormatInstant(e.recorded_at_ms)},
+            {"ledgerId", ev::Hex(e.ledger_id)},
+            {"prevHash", ev::Hex(e.prev_hash)},
+            {"idempotencyKey", e.idempotency_key},
+            {"entry", ev::Base64(s.entry_bytes)},
+            {"signature", ev::Base64(s.signature)},
+            {"leafHash", ev::Hex(s.leaf_hash)},
+            {"body", ev::BodyToJson(e.body)}};
+  return j.dump();
+}
+
+Result<std::vector<StoredEntry>> ParseExport(std::string_view data, bool capnp) {
+  return capnp ? ParseCapnpStream(data) : ParseJsonLines(data);
+}
+
+Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp, std::string* out) {
+  LEDGER_CHECK(out != nullptr);
+  if (from == 0 || to > ledger.size() || from > to) {
+    return Status::InvalidArgument("seq range " + std::to_string(from) + ".." + std::to_string(to) + " is outside 1.." +
+                                   std::to_string(ledger.size()));
+  }
+  for (uint64_t seq = from; seq <= to; ++seq) {
+    LEDGER_ASSIGN_OR_RETURN(StoredEntry stored, ledger.Read(seq));
+    if (!capnp) {
+      *out += ExportJsonLine(stored);
+      *out += '\n';
+      continue;
+    }
+    capnp::MallocMessageBuilder message;
+    auto root = message.initRoot<schema::SignedEntry>();
+    root.setEntry(capnp::Data::Reader(stored.entry_bytes.data(), stored.entry_bytes.size()));
+    root.setSignature(capnp::Data::Reader(stored.signature.data(), stored.signature.size()));
+    kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
+    auto bytes = words.asBytes();
+    out->append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+  }
+  return Status::Ok();
+}
+
+Status CheckNextEntry(const pj::LedgerState& state, const StoredEntry& sealed, bool signature_checked) {
+  const ev::Entry& e = sealed.entry;
+  const pj::LedgerInfo& head = state.info;
+  const std::string where = "entry " + std::to_string(e.seq);
+  auto fail = [&](const std::string& m) { return Status::Corruption(where + ": " + m); };
+  if (e.seq != head.head_seq + 1) return fail("seq does not follow the head " + std::to_string(head.head_seq));
+  if (e.seq > 1 && e.ledger_id != head.ledger_id) return fail("ledger id belongs to another ledger");
+  ev::Hash zero{};
+  if (e.prev_hash != (e.seq == 1 ? zero : head.head_hash)) {
+    return fail("prev_hash does not match entry " + std::to_string(head.head_seq));
+  }
+  if (e.recorded_at_ms < head.head_recorded_at_ms) return fail("recordedAt is earlier than the previous entry's");
+  std::optional<ev::PublicKey> key;
+  if (e.seq == 1) {
+    if (const auto* created = std::get_if<ev::LedgerCreated>(&e.body)) key = created->authority_public_key;
+  } else if (const pj::KeyInfo* k = state.FindKey(e.signer)) {
+    key = k->public_key;
+  }
+  if (!key) return fail("signer is not a registered key");
+  if (ev::KeyIdOf(*key) != e.signer) return fail("signer id does not match the key");
+  if (!signature_checked && !ev::Ed25519Verify(*key, sealed.entry_bytes, sealed.signature)) {
+    return fail("signature does not verify");
+  }
+  if (ev::EntryLeafHash(sealed.entry_bytes, sealed.signature) != sealed.leaf_hash) return fail("leaf hash mismatch");
+  return pj::Validate(state, e).WithPrefix(where);
+}
+
+Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, const std::function<void(uint64_t)>& progress) {
+  LEDGER_CHECK(ledger != nullptr);
+  if (entries.empty()) return Status::InvalidArgument("nothing to import");
+  // 1. Signatures on every core. Keys are identified by the hash of their bytes, so every key
+  //    the ledger or the import ever registers can be gathered up front without ambiguity;
+  //    whether the signer was registered and unrevoked *at that entry* is the dry run's job.
+  std::map<ev::KeyId, ev::PublicKey> keys;
+  for (const auto& [row, info] : ledger->state().keys) keys[ev::KeyIdOf(info.public_key)] = info.public_key;
+  for (const StoredEntry& s : entries) {
+    if (const auto* k = std::get_if<ev::KeyRegistered>(&s.entry.body)) keys[ev::KeyIdOf(k->public_key)] = k->public_key;
+    if (const auto* c = std::get_if<ev::LedgerCreated>(&s.entry.body)) keys[ev::KeyIdOf(c->authority_public_key)] = c->authority_public_key;
+  }
+  LEDGER_RETURN_IF_ERROR(ParallelFor(entries.size(), [&](size_t i) -> Status {
+    const StoredEntry& s = entries[i];
+    auto it = keys.find(s.entry.signer);
+    if (it == keys.end() || !ev::Ed25519Verify(it->second, s.entry_bytes, s.signature)) {
+      return Status::Corruption("entry " + std::to_string(s.entry.seq) + ": signature does not verify");
+    }
+    return Status::Ok();
+  }));
+  // 2. Dry run on a copy of the state: nothing is written unless every entry passes.
+  pj::LedgerState dry = ledger->state();
+  for (const StoredEntry& s : entries) {
+    LEDGER_RETURN_IF_ERROR(CheckNextEntry(dry, s, /*signature_checked=*/true));
+    pj::Apply(&dry, pj::EntryContext{&s.entry, s.leaf_hash});
+    dry.dirty.clear();
+  }
+  // 3. Commit in groups; each group is one synced WriteBatch that re-checks its entries.
+  for (size_t begin = 0; begin < entries.size(); begin += kImportGroupEntries) {
+    size_t count = std::min(kImportGroupEntries, entries.size() - begin);
+    LEDGER_RETURN_IF_ERROR(ledger->AppendSigned(entries.subspan(begin, count)));
+    if (progress) progress(begin + count);
+  }
+  return Status::Ok();
+}
+
+}  // namespace fundledger::ledger

@@ -1,0 +1,45 @@
+// Export and import of signed entries (DESIGN.md §7): JSON lines (one object per entry, the
+// same object `log --json` prints) and a Cap'n Proto stream of SignedEntry messages.
+#pragma once
+
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "events/status.h"
+#include "ledger/ledger.h"
+
+namespace fundledger::ledger {
+
+// Import verifies and commits in groups of this many entries.
+inline constexpr size_t kImportGroupEntries = 10'000;
+// Entries in one export file, at most.
+inline constexpr size_t kExportEntriesMax = 50'000'000;
+
+// The JSON line of one entry: seq, kind, signer, recordedAt, recordedAtIso, ledgerId, prevHash,
+// idempotencyKey, entry (base64), signature (base64), leafHash (hex), body.
+std::string ExportJsonLine(const StoredEntry& stored);
+
+// Parses an export: JSON lines (each with at least `entry` and `signature`; a `leafHash`, if
+// present, must match) or, if `capnp`, a stream of SignedEntry messages. Decodes in parallel.
+// kInvalidArgument naming the line or message on malformed input.
+Result<std::vector<StoredEntry>> ParseExport(std::string_view data, bool capnp);
+
+// Writes entries [from, to] of `ledger` to `out` (JSON lines or Cap'n Proto stream).
+Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp, std::string* out);
+
+// Appends `entries` to `ledger` (which may be empty, from an import-only Create). All or
+// nothing with respect to verification: signatures are checked on every core, then the whole
+// import is dry-run (chain, ledger id, time, signer rights, every rule) on a copy of the state;
+// only then is it committed in groups of kImportGroupEntries. `progress` gets entries done.
+Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries,
+                     const std::function<void(uint64_t)>& progress);
+
+// Checks that `sealed` may follow the head of `state`: seq, ledger id, prev hash, time order,
+// signer registered with a key matching its id, the signature (unless `signature_checked`),
+// the leaf hash, and projections::Validate. kCorruption for integrity, rule errors as Validate.
+Status CheckNextEntry(const projections::LedgerState& state, const StoredEntry& sealed, bool signature_checked);
+
+}  // namespace fundledger::ledger
