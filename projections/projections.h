@@ -177,6 +177,8 @@ Status CheckPolicy(const events::Policy& policy);
 std::optional<std::string> EncodeRow(const LedgerState& state, const std::string& row_key);
 // Loads one persisted row into `state`. kCorruption if the key or bytes do not parse.
 Status LoadRow(LedgerState* state, const std::string& row_key, const std::string& value);
+// Removes row `row_key` from `state` (undoing an Apply whose batch was not written).
+void EraseRow(LedgerState* state, const std::string& row_key);
 // Every row key of `state`, sorted.
 std::vector<std::string> AllRowKeys(const LedgerState& state);
 // Root over all rows (RFC 9162 tree over SHA-256(0x00 || len key || key || value), rows sorted

@@ -91,6 +91,14 @@ class Validator {
   Validator(const LedgerState& state, const ev::Entry& entry) : state_(state), entry_(entry) {}
 
   Status Run() {
+    if (!entry_.idempotency_key.empty()) {
+      auto it = state_.idempotency.find("idem/" + entry_.idempotency_key);
+      if (it != state_.idempotency.end()) {
+        return Reject("idempotency.conflict", "idempotency key '" + entry_.idempotency_key +
+                                                  "' was used by entry " + std::to_string(it->second.seq) +
+                                                  " with other content");
+      }
+    }
     if (entry_.seq == 1) return std::visit([this](const auto& b) { return First(b); }, entry_.body);
     if (std::holds_alternative<ev::LedgerCreated>(entry_.body)) {
       return Reject("state.transition", "LedgerCreated may only be entry 1");
@@ -369,7 +377,7 @@ class Validator {
     }
     LEDGER_ASSIGN_OR_RETURN(AwardLimit limit, MaxAward(state_, e.application_id, entry_.recorded_at_ms));
     if (e.amount_fen > limit.max_fen) {
-      return Reject(limit.binding_rule, "rejected: " + limit.explanation + ", asked " + FormatYuan(e.amount_fen));
+      return Reject(limit.binding_rule, limit.explanation + ", asked " + FormatYuan(e.amount_fen));
     }
     return Status::Ok();
   }

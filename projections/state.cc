@@ -562,6 +562,24 @@ Status LoadRow(LedgerState* state, const std::string& row_key, const std::string
   return Status::Ok();
 }
 
+void EraseRow(LedgerState* s, const std::string& key) {
+  if (key == "head") {
+    s->info = LedgerInfo{};
+    return;
+  }
+  s->keys.erase(key);
+  s->policies.erase(key);
+  s->recipients.erase(key);
+  s->applications.erase(key);
+  s->measure_years.erase(key);
+  s->recipient_years.erase(key);
+  s->projects.erase(key);
+  s->units.erase(key);
+  s->districts.erase(key);
+  s->evidence.erase(key);
+  s->idempotency.erase(key);
+}
+
 std::vector<std::string> AllRowKeys(const LedgerState& s) {
   std::vector<std::string> keys = {"head"};
   auto add = [&keys](const auto& map) {
