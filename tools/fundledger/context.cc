@@ -1,6 +1,7 @@
 #include "tools/fundledger/context.h"
 
 #include <fcntl.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -27,12 +28,18 @@ Result<std::string> Context::LedgerDir() const {
 
 Result<std::unique_ptr<ledger::Ledger>> Context::OpenWriter() const {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, LedgerDir());
-  return ledger::Ledger::Open(dir, ledger::OpenMode::kWriter);
+  spdlog::info("opening {} as the writer", dir);
+  LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Open(dir, ledger::OpenMode::kWriter));
+  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(), ev::Hex(ledger->state().info.head_hash));
+  return ledger;
 }
 
 Result<std::unique_ptr<ledger::Ledger>> Context::OpenReader() const {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, LedgerDir());
-  return ledger::Ledger::Open(dir, ledger::OpenMode::kReader);
+  spdlog::info("opening {} as a reader (RocksDB secondary)", dir);
+  LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Open(dir, ledger::OpenMode::kReader));
+  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(), ev::Hex(ledger->state().info.head_hash));
+  return ledger;
 }
 
 Result<std::string> ReadFile(const std::string& path) {
@@ -92,6 +99,7 @@ Status Context::AppendOne(ev::Body body) const {
   LEDGER_ASSIGN_OR_RETURN(int64_t now, Now());
   LEDGER_ASSIGN_OR_RETURN(auto ledger, OpenWriter());
   std::string kind = ev::KindName(body);
+  spdlog::info("signing {} with key {} at {}", kind, ev::Hex(key.key_id()).substr(0, 16), ev::FormatInstant(now));
   ledger::AppendRequest request{std::move(body), idempotency_key};
   LEDGER_ASSIGN_OR_RETURN(auto results, ledger->Append(key, std::span(&request, 1), now));
   const ledger::AppendResult& r = results.front();
