@@ -152,7 +152,9 @@ Status Validate(const LedgerState& state, const events::Entry& entry);
 void Apply(LedgerState* state, const EntryContext& context);
 
 // The largest award the rules allow for application `application_id` at `at_ms`, and which
-// rule binds. kRejected if no award is possible at all (state, eligibility, exhausted pool).
+// rule binds. kRejected if the application does not exist or is not approved (awaiting its
+// award), or its measure/track is not in the policy in force. A limit of 0 (exhausted pool,
+// period already used, evidence claimed) is a result, with the binding rule named.
 struct AwardLimit {
   int64_t max_fen = 0;
   std::string binding_rule;   // e.g. "cap.per_recipient_year"

@@ -552,6 +552,10 @@ void SplitAward(const ev::Measure& measure, int64_t amount_fen, int64_t* city_fe
 Result<AwardLimit> MaxAward(const LedgerState& s, const std::string& application_id, int64_t at_ms) {
   const Application* app = s.FindApplication(application_id);
   if (app == nullptr) return Reject("application.unknown", "application '" + application_id + "' does not exist");
+  if (app->state != AppState::kApproved) {
+    return Reject("state.transition", "application " + application_id + " is " + StatusName(*app) +
+                                          "; only an approved application can be awarded");
+  }
   const ev::ApplicationSubmitted& a = app->submitted;
   LEDGER_ASSIGN_OR_RETURN(PolicyView view, ResolvePolicy(s, at_ms, a.measure, &a.track));
   const ev::Measure& m = *view.measure;
@@ -595,12 +599,12 @@ Result<AwardLimit> MaxAward(const LedgerState& s, const std::string& application
                                             std::to_string(a.fiscal_year) + (m.co_funded ? " (city and " + app->district + " shares)" : ""),
                       committed + pool_max, committed});
   }
+  LEDGER_CHECK(!bounds.empty()) << "CheckPolicy guarantees every track a bound";
   const Bound* binding = &bounds.front();
   for (const Bound& b : bounds) {
     if (b.Remaining() < binding->Remaining()) binding = &b;
   }
   AwardLimit limit;
-  if (bounds.empty()) return Status::InvalidArgument("track has no bound");  // CheckPolicy forbids it
   limit.max_fen = binding->Remaining();
   limit.binding_rule = binding->rule;
   limit.explanation = Where(m, t) + ": " + binding->label;

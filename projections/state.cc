@@ -173,11 +173,16 @@ class Folder {
     Application* app = Find(e.application_id);
     if (app == nullptr) return;
     std::string before = StatusName(*app);
+    // The revoked amount leaves the pools in the grant's city/district proportion, computed on
+    // running totals so that revocations in instalments release each pool exactly what it
+    // committed (rounding each instalment alone would drift by a fen per instalment).
+    int64_t revoked_before = app->revoked_fen;
     Add(&app->revoked_fen, e.amount_fen);
-    // The revoked amount leaves the pools in the grant's city/district proportion.
-    int64_t district_part = app->granted_fen > 0 && app->district_fen > 0
-                                ? MulDiv(e.amount_fen, app->district_fen, app->granted_fen)
-                                : 0;
+    int64_t district_part = 0;
+    if (app->granted_fen > 0 && app->district_fen > 0 && revoked_before >= 0 && app->revoked_fen <= app->granted_fen) {
+      district_part = MulDiv(app->revoked_fen, app->district_fen, app->granted_fen) -
+                      MulDiv(revoked_before, app->district_fen, app->granted_fen);
+    }
     MoveMoney(app, Movement{0, e.amount_fen, 0, 0}, -(e.amount_fen - district_part), -district_part);
     if (app->NetAwardFen() <= 0) ReleaseEvidence(*app, e.application_id);
     Recount(&before, *app);
