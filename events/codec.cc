@@ -258,6 +258,12 @@ Result<Entry> DecodeEntry(std::span<const uint8_t> bytes, BytesOrigin origin) {
   });
   KJ_IF_MAYBE(e, exception) { return FromKjException(*e, origin, "entry does not decode"); }
   if (!error.empty()) return fail(error);
+  // Cap'n Proto's canonical check does not cover padding bits or union tags whose members
+  // share a layout; re-encoding does. So one entry has exactly one byte form (format 1; a
+  // later format version that adds fields decodes its old versions by their own rules).
+  if (EncodeEntry(entry) != Bytes(bytes.begin(), bytes.end())) {
+    return fail("entry bytes are not the canonical encoding of their content");
+  }
   return entry;
 }
 
@@ -282,7 +288,7 @@ Result<json> ParseJsonStrict(std::string_view text) {
   std::vector<std::set<std::string>> keys;
   std::string error;
   json::parser_callback_t callback = [&](int depth, json::parse_event_t event, json& parsed) {
-    if (depth > kJsonDepthMax) throw std::runtime_error("nested deeper than 64 levels");
+    if (depth >= kJsonDepthMax) throw std::runtime_error("nested deeper than 64 levels");
     if (event == json::parse_event_t::object_start) keys.emplace_back();
     if (event == json::parse_event_t::object_end && !keys.empty()) keys.pop_back();
     if (event == json::parse_event_t::key && !keys.empty()) {
@@ -345,7 +351,9 @@ Result<Policy> PolicyFromJson(std::string_view json_text) {
   Policy policy;
   kj::Maybe<kj::Exception> exception = kj::runCatchingExceptions([&] {
     status = FillStruct(doc, capnp::toDynamic(root), "policy");
-    if (status.ok()) internal::FromCapnp(root.asReader(), &policy);
+    if (!status.ok()) return;
+    std::string error = internal::FromCapnp(root.asReader(), &policy);
+    if (!error.empty()) status = Status::InvalidArgument(error);
   });
   KJ_IF_MAYBE(e, exception) { return FromKjException(*e, BytesOrigin::kSubmitted, "policy"); }
   LEDGER_RETURN_IF_ERROR(status);

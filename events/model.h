@@ -42,7 +42,10 @@ enum class CapScope : uint8_t {
   kPerRecipientMeasureYear,
 };
 
+inline constexpr int kCapScopeCount = 5;
+
 enum class AttributeTest : uint8_t { kEquals, kOneOf, kPresent, kNotRelatedParty };
+inline constexpr int kAttributeTestCount = 4;
 
 // ---- Policy (schemas/policy.capnp) ----
 

@@ -230,7 +230,8 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, const
   LEDGER_RETURN_IF_ERROR(ParallelFor(entries.size(), [&](size_t i) -> Status {
     const StoredEntry& s = entries[i];
     auto it = keys.find(s.entry.signer);
-    if (it == keys.end() || !ev::Ed25519Verify(it->second, s.entry_bytes, s.signature)) {
+    if (it == keys.end()) return Status::Corruption("entry " + std::to_string(s.entry.seq) + ": signer is not a key of this ledger");
+    if (!ev::Ed25519Verify(it->second, s.entry_bytes, s.signature)) {
       return Status::Corruption("entry " + std::to_string(s.entry.seq) + ": signature does not verify");
     }
     return Status::Ok();

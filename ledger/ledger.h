@@ -3,7 +3,9 @@
 #pragma once
 
 #include <cstdint>
+#include <array>
 #include <functional>
+#include <optional>
 #include <memory>
 #include <span>
 #include <string>
@@ -110,6 +112,14 @@ class Ledger {
   // The rows whose keys start with any of `prefixes`, as they stood after entry `seq` (from the
   // row history: one seek per row, no replay). "head" is a row key too.
   virtual Result<projections::LedgerState> StateAsOf(uint64_t seq, const std::vector<std::string>& prefixes) const = 0;
+
+  // Audit's view of what the append path derived and stored beside the entries:
+  // the stored version of row `row_key` at `seq` (nullopt if none; an empty string is a
+  // removal), whether index `index` lists `seq`, and the number of index, history and Merkle
+  // records stored.
+  virtual Result<std::optional<std::string>> HistoryVersion(const std::string& row_key, uint64_t seq) const = 0;
+  virtual Result<bool> HasIndexKey(const std::string& index, uint64_t seq) const = 0;
+  virtual Result<std::array<uint64_t, 3>> CountDerived() const = 0;
 
   // The ledger's origin line for checkpoints: "fundledger/<ledgerId hex>".
   std::string Origin() const;

@@ -14,6 +14,7 @@
 #include "events/text.h"
 #include "ledger/internal/rocksdb_status.h"
 #include "ledger/exchange.h"
+#include "ledger/internal/index_names.h"
 #include "ledger/internal/storage_format.h"
 #include "ledger/ledger.h"
 
@@ -42,33 +43,6 @@ std::string FormatValue() {
   std::string value(4, '\0');
   for (size_t i = 0; i < 4; ++i) value[i] = static_cast<char>((kStorageFormat >> (8 * i)) & 0xff);
   return value;
-}
-
-// Index names an entry is listed under (DESIGN.md §6 "indexes").
-std::vector<std::string> IndexNames(const pj::LedgerState& state, const ev::Entry& entry) {
-  std::vector<std::string> names = {std::string("kind/") + ev::KindName(entry.body)};
-  auto application = [&](const std::string& id) {
-    names.push_back("application/" + id);
-    if (const pj::Application* app = state.FindApplication(id)) {
-      names.push_back("recipient/" + app->submitted.recipient_id);
-    }
-  };
-  std::visit(
-      [&](const auto& b) {
-        using T = std::decay_t<decltype(b)>;
-        if constexpr (std::is_same_v<T, ev::RecipientRegistered>) {
-          names.push_back("recipient/" + b.recipient_id);
-        } else if constexpr (std::is_same_v<T, ev::ApplicationSubmitted>) {
-          names.push_back("application/" + b.application_id);
-          names.push_back("recipient/" + b.recipient_id);
-        } else if constexpr (std::is_same_v<T, ev::ApplicationApproved> || std::is_same_v<T, ev::ApplicationRejected> ||
-                             std::is_same_v<T, ev::AwardGranted> || std::is_same_v<T, ev::AwardRevoked> ||
-                             std::is_same_v<T, ev::PayoutDisbursed> || std::is_same_v<T, ev::PayoutReversed>) {
-          application(b.application_id);
-        }
-      },
-      entry.body);
-  return names;
 }
 
 // The public key that must have signed `entry`: the authority's for entry 1, else the
@@ -137,6 +111,30 @@ class RocksLedger : public Ledger {
   Result<std::vector<std::pair<uint64_t, std::string>>> Checkpoints() const override;
   Result<uint64_t> Rebuild() override;
   Result<pj::LedgerState> StateAsOf(uint64_t seq, const std::vector<std::string>& prefixes) const override;
+  Result<std::optional<std::string>> HistoryVersion(const std::string& row_key, uint64_t seq) const override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kHistory], internal::HistoryKey(row_key, seq), &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading row history"));
+    return std::optional<std::string>(std::move(value));
+  }
+  Result<bool> HasIndexKey(const std::string& index, uint64_t seq) const override {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kIndex], index + "/" + SeqKey(seq), &value);
+    if (s.IsNotFound()) return false;
+    LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading the index"));
+    return true;
+  }
+  Result<std::array<uint64_t, 3>> CountDerived() const override {
+    std::array<uint64_t, 3> counts{};
+    const Cf families[3] = {kIndex, kHistory, kMerkle};
+    for (size_t i = 0; i < 3; ++i) {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[families[i]]));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) ++counts[i];
+      LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "counting derived records"));
+    }
+    return counts;
+  }
 
   Result<Hash> GetNode(uint32_t level, uint64_t index) const {
     std::string value;
@@ -191,7 +189,6 @@ Status RocksLedger::Initialize(const StoredEntry& first) {
   LEDGER_CHECK(first.entry.seq == 1);
   rocksdb::WriteBatch batch;
   batch.Put(handles_[kMeta], "format", FormatValue());
-  batch.Put(handles_[kMeta], "ledger_id", AsSlice(first.entry.ledger_id));
   Status s = CheckNext(first);
   if (s.ok()) s = Stage(first, &batch);
   if (!s.ok()) {
@@ -208,7 +205,11 @@ Status RocksLedger::CheckOnOpen() const {
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading the storage format"));
   if (format != FormatValue()) return Status::Corruption("unknown storage format; this fundledger reads format " + std::to_string(kStorageFormat));
   if (state_.info.head_seq == 0) return Status::Corruption("the ledger has no head");
-  LEDGER_ASSIGN_OR_RETURN(Bytes value, ReadRaw(state_.info.head_seq));
+  auto raw = ReadRaw(state_.info.head_seq);
+  if (!raw.ok() && raw.status().IsNotFound()) {
+    return Status::Corruption("entry " + std::to_string(state_.info.head_seq) + ": the head entry is missing");
+  }
+  LEDGER_ASSIGN_OR_RETURN(Bytes value, std::move(raw));
   LEDGER_ASSIGN_OR_RETURN(StoredEntry head, SplitStoredValue(value));
   if (head.leaf_hash != state_.info.head_hash) {
     return Status::Corruption("entry " + std::to_string(state_.info.head_seq) + ": head entry does not match the stored projections");
@@ -223,7 +224,7 @@ Status RocksLedger::CheckNext(const StoredEntry& sealed) const {
 Status RocksLedger::Stage(const StoredEntry& sealed, rocksdb::WriteBatch* batch) {
   const ev::Entry& e = sealed.entry;
   // Indexes read the state before Apply (an application's recipient is already known).
-  for (const std::string& name : IndexNames(state_, e)) batch->Put(handles_[kIndex], name + "/" + SeqKey(e.seq), "");
+  for (const std::string& name : internal::IndexNames(state_, e)) batch->Put(handles_[kIndex], name + "/" + SeqKey(e.seq), "");
   Bytes value = sealed.entry_bytes;
   value.insert(value.end(), sealed.signature.begin(), sealed.signature.end());
   batch->Put(handles_[kEntries], SeqKey(e.seq), AsSlice(value));
@@ -364,7 +365,12 @@ Result<Bytes> RocksLedger::ReadRaw(uint64_t seq) const {
 }
 
 Result<StoredEntry> RocksLedger::Read(uint64_t seq) const {
-  LEDGER_ASSIGN_OR_RETURN(Bytes value, ReadRaw(seq));
+  auto raw = ReadRaw(seq);
+  // An entry missing at or below the head was removed behind the ledger's back.
+  if (!raw.ok() && raw.status().IsNotFound() && seq >= 1 && seq <= state_.info.head_seq) {
+    return Status::Corruption("entry " + std::to_string(seq) + " is missing below the head " + std::to_string(state_.info.head_seq));
+  }
+  LEDGER_ASSIGN_OR_RETURN(Bytes value, std::move(raw));
   LEDGER_ASSIGN_OR_RETURN(StoredEntry stored, SplitStoredValue(value));
   const std::string where = "entry " + std::to_string(seq);
   if (stored.entry.seq != seq) return Status::Corruption(where + ": stored under the wrong seq");

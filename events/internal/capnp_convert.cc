@@ -86,33 +86,46 @@ void MeasureToCapnp(const Measure& in, s::Measure::Builder out) {
   out.setNote(in.note);
 }
 
-Track TrackFromCapnp(s::Track::Reader in) {
-  Track out;
+// Enum values beyond the ones this release knows are refused, never cast blindly.
+template <typename T>
+bool KnownEnum(uint16_t value, int count, T* out) {
+  if (value >= count) return false;
+  *out = static_cast<T>(value);
+  return true;
+}
+
+std::string TrackFromCapnp(s::Track::Reader in, Track* result) {
+  Track& out = *result;
   out.id = Str(in.getId());
   out.name_en = Str(in.getNameEn());
   out.name_zh = Str(in.getNameZh());
   out.basis_kind = Str(in.getBasisKind());
   out.rate_ceiling_bp = in.getRateCeilingBp();
   for (auto cap : in.getCaps()) {
-    out.caps.push_back(Cap{static_cast<CapScope>(cap.getScope()), cap.getAmountFen(),
-                           Str(cap.getSource()), Str(cap.getNote())});
+    Cap c{CapScope::kPerAward, cap.getAmountFen(), Str(cap.getSource()), Str(cap.getNote())};
+    if (!KnownEnum(static_cast<uint16_t>(cap.getScope()), kCapScopeCount, &c.scope)) return "track " + out.id + ": unknown cap scope";
+    out.caps.push_back(std::move(c));
   }
   out.period_years = in.getPeriodYears();
-  for (auto kind : in.getEligibleKinds()) out.eligible_kinds.push_back(static_cast<RecipientKind>(kind));
+  for (auto kind : in.getEligibleKinds()) {
+    RecipientKind k{};
+    if (!KnownEnum(static_cast<uint16_t>(kind), kRecipientKindCount, &k)) return "track " + out.id + ": unknown recipient kind";
+    out.eligible_kinds.push_back(k);
+  }
   for (auto rule : in.getRequiredAttributes()) {
-    out.required_attributes.push_back(AttributeRule{Str(rule.getKey()),
-                                                    static_cast<AttributeTest>(rule.getTest()),
-                                                    TextList(rule.getValues()), Str(rule.getSource()),
-                                                    Str(rule.getNote())});
+    AttributeRule r{Str(rule.getKey()), AttributeTest::kEquals, TextList(rule.getValues()), Str(rule.getSource()),
+                    Str(rule.getNote())};
+    if (!KnownEnum(static_cast<uint16_t>(rule.getTest()), kAttributeTestCount, &r.test)) return "track " + out.id + ": unknown attribute test";
+    out.required_attributes.push_back(std::move(r));
   }
   out.bounded_by_basis_only = in.getBoundedByBasisOnly();
   out.source = Str(in.getSource());
   out.note = Str(in.getNote());
-  return out;
+  return "";
 }
 
-Measure MeasureFromCapnp(s::Measure::Reader in) {
-  Measure out;
+std::string MeasureFromCapnp(s::Measure::Reader in, Measure* result) {
+  Measure& out = *result;
   out.id = Str(in.getId());
   out.name_en = Str(in.getNameEn());
   out.name_zh = Str(in.getNameZh());
@@ -120,14 +133,19 @@ Measure MeasureFromCapnp(s::Measure::Reader in) {
   out.annual_budget_cap_stated = in.getAnnualBudgetCapStated();
   out.annual_budget_cap_fen = in.getAnnualBudgetCapFen();
   out.units = TextList(in.getUnits());
-  for (auto track : in.getTracks()) out.tracks.push_back(TrackFromCapnp(track));
+  for (auto track : in.getTracks()) {
+    Track t;
+    std::string error = TrackFromCapnp(track, &t);
+    if (!error.empty()) return "measure " + out.id + " " + error;
+    out.tracks.push_back(std::move(t));
+  }
   out.co_funded = in.getCoFunded();
   auto cf = in.getCoFunding();
   out.co_funding = CoFunding{cf.getCityShareBp(), cf.getDistrictShareBp(), Str(cf.getSource()),
                              Str(cf.getNote())};
   out.source = Str(in.getSource());
   out.note = Str(in.getNote());
-  return out;
+  return "";
 }
 
 // ---- Bodies ----
@@ -403,7 +421,12 @@ std::string FromCapnp(s::Policy::Reader in, Policy* out) {
   for (auto u : in.getUnits()) {
     out->units.push_back(Unit{Str(u.getCode()), Str(u.getNameEn()), Str(u.getNameZh()), Str(u.getKind())});
   }
-  for (auto m : in.getMeasures()) out->measures.push_back(MeasureFromCapnp(m));
+  for (auto m : in.getMeasures()) {
+    Measure measure;
+    std::string error = MeasureFromCapnp(m, &measure);
+    if (!error.empty()) return "policy: " + error;
+    out->measures.push_back(std::move(measure));
+  }
   out->source = Str(in.getSource());
   out->note = Str(in.getNote());
   return "";

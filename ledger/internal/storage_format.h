@@ -11,7 +11,7 @@
 //   history      key = row key || 0x00 || ~seq:u64 BE (newest first), value = the row as
 //                it stood after entry seq; an empty value: the row was removed. "Row R as of
 //                seq N" is one Seek to R || 0x00 || ~N.
-//   meta         "format" -> u32 little-endian; "ledger_id" -> 16 bytes
+//   meta         "format" -> u32 little-endian
 // One append = entries + index + projections + merkle + meta in ONE WriteBatch written with
 // WriteOptions::sync = true: after a crash, all or none exist.
 #pragma once

@@ -132,6 +132,7 @@ Status AuditCommand(const Context& ctx, const AuditArgs& args) {
   LEDGER_ASSIGN_OR_RETURN(ledger::AuditReport report, ledger::Audit(*source, options));
   std::string origin = "fundledger/" + ev::Hex(report.state.info.ledger_id);
   PrintSummary(ctx, report, origin);
+  ctx.report_printed = true;
   if (!report.IntegrityOk()) return Status::Corruption("audit found integrity failures; first: " + [&] {
     for (const auto& f : report.findings) if (f.integrity) return f.message;
     return std::string();

@@ -211,6 +211,7 @@ Status Verify(const Context& ctx) {
   for (const ledger::Finding& f : report.findings) {
     if (!f.integrity) continue;
     if (ctx.json) PrintJson({{"ok", false}, {"seq", f.seq}, {"code", f.code}, {"message", f.message}});
+    ctx.report_printed = ctx.json;
     return Status::Corruption(f.message);
   }
   if (ctx.json) {

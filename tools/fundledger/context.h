@@ -22,6 +22,8 @@ struct Context {
   bool json = false;            // --json
   bool verbose = false;         // -v
   bool allow_insecure_key = false;
+  // Set by a command that already printed its --json report, so a failure adds no second object.
+  mutable bool report_printed = false;
 
   // The ledger directory; kInvalidArgument if neither --ledger nor FUNDLEDGER_DIR is set.
   Result<std::string> LedgerDir() const;

@@ -59,7 +59,7 @@ int Main(int argc, char** argv) {
   Status status = run();
   if (!status.ok()) {
     std::fprintf(stderr, "fundledger: %s\n", status.ToString().c_str());
-    if (ctx.json) {
+    if (ctx.json && !ctx.report_printed) {
       nlohmann::json error = {{"error", status.message()}, {"exitCode", status.ExitCode()}};
       if (status.IsRejected()) error["rule"] = status.rule();
       std::cout << error.dump() << "\n";

@@ -279,7 +279,7 @@ class Simulator {
     if (year_start > now_ms_) return Status::Ok();
     LEDGER_RETURN_IF_ERROR(AllocateYear(year, year_start));
     // Applications per track: the measure's pool shared by its tracks, divided by a typical
-    // award (60% of the track's cap), about 15% oversubscribed; more recipients, more demand.
+    // award (60% of the track's cap), about 15% oversubscribed.
     std::vector<std::pair<const ev::Measure*, const ev::Track*>> plan;
     for (const ev::Measure& m : policy_.measures) {
       auto it = ledger_->state().measure_years.find(pj::RowKeyMeasureYear(m.id, static_cast<uint16_t>(year)));
@@ -287,7 +287,7 @@ class Simulator {
       int64_t share = it->second.AllocatedFen() / static_cast<int64_t>(m.tracks.size());
       for (const ev::Track& t : m.tracks) {
         int64_t typical = std::max<int64_t>(SmallestCap(t) / 10 * 6, 1);
-        int64_t n = share / typical * 115 / 100 * std::max<int64_t>(1, recipient_count_ / 2000) + 1;
+        int64_t n = share / typical * 115 / 100 + 1;
         for (int64_t i = 0; i < n; ++i) plan.push_back({&m, &t});
       }
     }
