@@ -22,6 +22,7 @@ namespace s = ::fundledger::schema;
 using nlohmann::json;
 
 inline constexpr int kJsonDepthMax = 64;
+inline constexpr size_t kTraversalsPerDecode = 8;
 
 Bytes WordsToBytes(kj::ArrayPtr<const capnp::word> words) {
   auto bytes = words.asBytes();
@@ -213,6 +214,60 @@ json ValueToJson(capnp::DynamicValue::Reader value, capnp::Type type) {
   }
 }
 
+bool ValidUtf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t n = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (n == 0 || i + n > s.size()) return false;
+    uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1fu) : n == 3 ? (c & 0x0fu) : (c & 0x07u);
+    for (size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2) return false;
+      cp = (cp << 6) | (cc & 0x3fu);
+    }
+    // No overlong forms, no surrogates, nothing past U+10FFFF.
+    if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+        (cp >= 0xd800 && cp <= 0xdfff)) {
+      return false;
+    }
+    i += n;
+  }
+  return true;
+}
+
+// The path of the first Text field (in the active union members) that is not valid UTF-8; "".
+std::string FindBadText(capnp::DynamicStruct::Reader in, const std::string& path);
+
+std::string FindBadTextValue(capnp::DynamicValue::Reader value, capnp::Type type, const std::string& path) {
+  if (type.isText()) {
+    auto text = value.as<capnp::Text>();
+    return ValidUtf8(std::string_view(text.cStr(), text.size())) ? "" : path;
+  }
+  if (type.isStruct()) return FindBadText(value.as<capnp::DynamicStruct>(), path);
+  if (type.isList()) {
+    auto element = type.asList().getElementType();
+    if (!element.isText() && !element.isStruct() && !element.isList()) return "";
+    unsigned i = 0;
+    for (auto item : value.as<capnp::DynamicList>()) {
+      std::string bad = FindBadTextValue(item, element, path + "[" + std::to_string(i++) + "]");
+      if (!bad.empty()) return bad;
+    }
+  }
+  return "";
+}
+
+std::string FindBadText(capnp::DynamicStruct::Reader in, const std::string& path) {
+  for (auto field : in.getSchema().getNonUnionFields()) {
+    std::string bad = FindBadTextValue(in.get(field), field.getType(), path + "." + field.getProto().getName().cStr());
+    if (!bad.empty()) return bad;
+  }
+  KJ_IF_MAYBE(field, in.which()) {
+    return FindBadTextValue(in.get(*field), field->getType(), path + "." + field->getProto().getName().cStr());
+  }
+  return "";
+}
+
 std::string BodyFieldName(std::string_view kind) {
   std::string name(kind);
   if (!name.empty()) name[0] = static_cast<char>(name[0] - 'A' + 'a');
@@ -246,12 +301,19 @@ Result<Entry> DecodeEntry(std::span<const uint8_t> bytes, BytesOrigin origin) {
   std::string error;
   kj::Maybe<kj::Exception> exception = kj::runCatchingExceptions([&] {
     capnp::ReaderOptions options;
-    options.traversalLimitInWords = words.size() * 2 + 64;
+    // Decoding reads the message a few times (canonical check, UTF-8 walk, conversion); the
+    // limit stays proportional to the input, so hostile pointers cannot amplify work.
+    options.traversalLimitInWords = words.size() * kTraversalsPerDecode + 64;
     options.nestingLimit = kNestingLimit;
     kj::ArrayPtr<const capnp::word> segments[1] = {words.asPtr()};
     capnp::SegmentArrayMessageReader reader(kj::arrayPtr(segments, 1), options);
     if (!reader.isCanonical()) {
       error = "entry bytes are not in canonical form";
+      return;
+    }
+    std::string bad = FindBadText(capnp::toDynamic(reader.getRoot<s::Entry>()), "entry");
+    if (!bad.empty()) {
+      error = bad + " is not valid UTF-8";
       return;
     }
     error = internal::FromCapnp(reader.getRoot<s::Entry>(), &entry);
@@ -265,6 +327,14 @@ Result<Entry> DecodeEntry(std::span<const uint8_t> bytes, BytesOrigin origin) {
     return fail("entry bytes are not the canonical encoding of their content");
   }
   return entry;
+}
+
+Status CheckTextIsUtf8(const Entry& entry) {
+  capnp::MallocMessageBuilder message;
+  internal::ToCapnp(entry, message.initRoot<s::Entry>());
+  std::string bad = FindBadText(capnp::toDynamic(message.getRoot<s::Entry>().asReader()), "entry");
+  if (!bad.empty()) return Status::InvalidArgument(bad + " is not valid UTF-8");
+  return Status::Ok();
 }
 
 Hash EntryLeafHash(std::span<const uint8_t> entry_bytes, const Signature& signature) {

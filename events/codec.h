@@ -29,9 +29,14 @@ enum class BytesOrigin {
 Bytes EncodeEntry(const Entry& entry);
 
 // Decodes canonical Entry bytes. Refuses: size over kEntryBytesMax, bytes that are not a valid
-// canonical message (so one entry has exactly one byte form), an unknown formatVersion, an
-// unknown body kind, and fixed-size fields of the wrong length. Never throws.
+// canonical message (so one entry has exactly one byte form), text that is not UTF-8, an
+// unknown formatVersion, an unknown body kind, and fixed-size fields of the wrong length.
+// Never throws.
 Result<Entry> DecodeEntry(std::span<const uint8_t> bytes, BytesOrigin origin);
+
+// Every text field of `entry` is valid UTF-8 (Cap'n Proto's Text does not enforce it; JSON
+// output, projections and inspectors need it). kInvalidArgument naming the field otherwise.
+Status CheckTextIsUtf8(const Entry& entry);
 
 // Leaf hash of a signed entry: SHA-256(0x00 || entry bytes || signature) (RFC 9162 leaf).
 Hash EntryLeafHash(std::span<const uint8_t> entry_bytes, const Signature& signature);

@@ -157,7 +157,7 @@ std::string ExportJsonLine(const StoredEntry& s) {
             {"signature", ev::Base64(s.signature)},
             {"leafHash", ev::Hex(s.leaf_hash)},
             {"body", ev::BodyToJson(e.body)}};
-  return j.dump();
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Result<std::vector<StoredEntry>> ParseExport(std::string_view data, bool capnp) {

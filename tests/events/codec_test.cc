@@ -705,3 +705,33 @@ TEST_F(CodecTest, PolicyFromJsonRefusesUnknownFieldsDuplicateKeysAndWrongTypesDe
 
 }  // namespace
 }  // namespace fundledger::events
+
+namespace fundledger::events {
+namespace {
+
+// Found by tests/fuzz (entry target): Cap'n Proto Text does not enforce UTF-8, and invalid
+// text crashed the JSON row encoder during audit. Decode and the rules now refuse it.
+TEST(CodecUtf8Test, InvalidUtf8TextIsRefusedAtDecodeAndByTheRules) {
+  Entry e;
+  e.seq = 2;
+  e.body = RecipientRegistered{"91440300708461136T", std::string("bad \xff\xfe name"), RecipientKind::kEnterprise,
+                               "nanshan", {}};
+  Bytes bytes = EncodeEntry(e);
+  auto decoded = DecodeEntry(bytes, BytesOrigin::kSubmitted);
+  ASSERT_FALSE(decoded.ok());
+  EXPECT_TRUE(decoded.status().IsInvalidArgument());
+  EXPECT_NE(decoded.status().message().find("recipientRegistered.name is not valid UTF-8"), std::string::npos)
+      << decoded.status().message();
+  EXPECT_TRUE(DecodeEntry(bytes, BytesOrigin::kStored).status().IsCorruption());
+  EXPECT_FALSE(CheckTextIsUtf8(e).ok());
+  // Overlong encodings and surrogates are not UTF-8 either; real Chinese text is.
+  for (const char* text : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
+    std::get<RecipientRegistered>(e.body).name = text;
+    EXPECT_FALSE(CheckTextIsUtf8(e).ok()) << text;
+  }
+  std::get<RecipientRegistered>(e.body).name = "深圳市人工智能有限公司";
+  EXPECT_TRUE(CheckTextIsUtf8(e).ok());
+}
+
+}  // namespace
+}  // namespace fundledger::events

@@ -1,7 +1,7 @@
 // Goal: the RFC 9162 maths of ledger/merkle.h is right and its verifiers refuse hostile proofs.
 // Roots and proofs are checked against naive recursive transcriptions of the RFC definitions,
 // every generated proof must verify and every single-bit change to it must not, and the
-// verifiers run over every transparency-dev/merkle vector in shared/reference/merkle-vectors
+// verifiers run over every transparency-dev/merkle vector in tests/data/merkle-vectors
 // (JSON decoding included, so malformed hashes are part of the tested path).
 #include "ledger/merkle.h"
 
@@ -436,7 +436,7 @@ Status RunConsistencyVector(const nlohmann::json& v) {
 
 TEST(MerkleVectorsTest, EveryVectorAcceptedIffWantErrIsFalse) {
   namespace fs = std::filesystem;
-  const fs::path base = fs::path(FUNDLEDGER_SHARED_DIR) / "reference" / "merkle-vectors";
+  const fs::path base = fs::path(FUNDLEDGER_SOURCE_DIR) / "tests" / "data" / "merkle-vectors";
   std::map<std::string, int> ran;  // kind -> cases
   int accepted = 0;
   int refused = 0;

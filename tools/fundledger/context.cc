@@ -166,7 +166,7 @@ std::string EntryLine(const ledger::StoredEntry& s, const projections::LedgerSta
   return std::string(head) + what + "  by " + who;
 }
 
-void PrintJson(const json& value) { std::cout << value.dump() << "\n"; }
+void PrintJson(const json& value) { std::cout << value.dump(-1, ' ', false, json::error_handler_t::replace) << "\n"; }
 
 Progress::Progress(std::string label, uint64_t total)
     : label_(std::move(label)), total_(total), enabled_(::isatty(2) == 1 && total > 0) {}
