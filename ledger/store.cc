@@ -523,6 +523,17 @@ Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mo
   return std::make_unique<RocksLedger>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), mode, secondary_dir);
 }
 
+// A new RocksDB directory for a ledger; refuses one that already holds a ledger.
+Result<std::unique_ptr<RocksLedger>> CreateDb(const std::string& path) {
+  std::error_code error;
+  if (std::filesystem::exists(std::filesystem::path(path) / "CURRENT", error)) {
+    return Status::IOError("a ledger already exists at " + path);
+  }
+  std::filesystem::create_directories(path, error);
+  if (error) return Status::IOError("cannot create " + path + ": " + error.message());
+  return OpenDb(path, OpenMode::kWriter, true);
+}
+
 }  // namespace
 
 Ledger::~Ledger() = default;
@@ -542,13 +553,7 @@ Result<StoredEntry> SplitStoredValue(std::span<const uint8_t> value) {
 
 Result<std::unique_ptr<Ledger>> Ledger::Create(const std::string& path, const ev::PrivateKey& authority,
                                                const ev::LedgerCreated& created, int64_t at_ms) {
-  std::error_code error;
-  if (std::filesystem::exists(std::filesystem::path(path) / "CURRENT", error)) {
-    return Status::IOError("a ledger already exists at " + path);
-  }
-  std::filesystem::create_directories(path, error);
-  if (error) return Status::IOError("cannot create " + path + ": " + error.message());
-  LEDGER_ASSIGN_OR_RETURN(auto db, OpenDb(path, OpenMode::kWriter, true));
+  LEDGER_ASSIGN_OR_RETURN(auto db, CreateDb(path));
   ev::Entry e;
   ev::RandomBytes(e.ledger_id);
   e.seq = 1;
@@ -566,13 +571,7 @@ Result<std::unique_ptr<Ledger>> Ledger::Create(const std::string& path, const ev
 }
 
 Result<std::unique_ptr<Ledger>> Ledger::CreateForImport(const std::string& path) {
-  std::error_code error;
-  if (std::filesystem::exists(std::filesystem::path(path) / "CURRENT", error)) {
-    return Status::IOError("a ledger already exists at " + path);
-  }
-  std::filesystem::create_directories(path, error);
-  if (error) return Status::IOError("cannot create " + path + ": " + error.message());
-  LEDGER_ASSIGN_OR_RETURN(auto db, OpenDb(path, OpenMode::kWriter, true));
+  LEDGER_ASSIGN_OR_RETURN(auto db, CreateDb(path));
   LEDGER_RETURN_IF_ERROR(db->WriteFormat());
   return std::unique_ptr<Ledger>(std::move(db));
 }

@@ -54,25 +54,9 @@ using CfHandles = std::map<std::string, rocksdb::ColumnFamilyHandle*>;
 
 constexpr int kExitIntegrity = 3;
 
-// Single-quotes `word` for /bin/sh.
-std::string ShellQuote(const std::string& word) {
-  std::string out = "'";
-  for (char c : word) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "'";
-}
+using testutil::ShellQuote;
 
-std::string ReadWhole(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+std::string ReadWhole(const std::string& path) { return testutil::ReadText(path); }
 
 ev::Bytes Joined(const ev::Bytes& entry_bytes, const ev::Signature& signature) {
   ev::Bytes value = entry_bytes;

@@ -1,5 +1,7 @@
 #include "tests/testutil/testutil.h"
 
+#include <sys/wait.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -60,6 +62,50 @@ std::string Uscc(uint32_t n) {
 }
 
 ev::Hash Digest(const std::string& label) { return ev::Sha256(label); }
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+void WriteText(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out << text;
+}
+
+std::string ShellQuote(const std::string& word) {
+  std::string out = "'";
+  for (char c : word) {
+    if (c == '\'') {
+      out += "'\\''";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out + "'";
+}
+
+std::vector<std::string> NonEmptyLines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) lines.push_back(line);
+  }
+  return lines;
+}
+
+ShellRun RunShell(const std::string& dir, const std::string& command) {
+  const std::string out = dir + "/.stdout", err = dir + "/.stderr";
+  const std::string line = "cd " + ShellQuote(dir) + " && ( " + command + " ) >" + ShellQuote(out) + " 2>" + ShellQuote(err);
+  int status = std::system(line.c_str());
+  ShellRun run;
+  run.code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
+  run.out = ReadText(out);
+  run.err = ReadText(err);
+  return run;
+}
 
 std::string LedgerFixture::UnitOf(const std::string& measure) {
   const ev::Measure* m = ShenzhenPolicy().FindMeasure(measure);

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "events/crypto.h"
 #include "events/model.h"
@@ -36,6 +37,18 @@ std::string SourcePath(const std::string& relative);  // FUNDLEDGER_SOURCE_DIR +
 
 // UTC ms of a Shanghai local time, e.g. At("2025-03-01T09:00:00").
 int64_t At(const std::string& iso);
+
+// Files and shell commands, for tests that run the fundledger binary.
+std::string ReadText(const std::string& path);
+void WriteText(const std::string& path, const std::string& text);
+std::string ShellQuote(const std::string& word);  // single-quoted for /bin/sh
+std::vector<std::string> NonEmptyLines(const std::string& text);
+struct ShellRun {
+  int code = -1;
+  std::string out, err;
+};
+// Runs `command` with /bin/sh in `dir`, capturing stdout, stderr and the exit code.
+ShellRun RunShell(const std::string& dir, const std::string& command);
 
 // A valid USCC built from a number (check character computed).
 std::string Uscc(uint32_t n);

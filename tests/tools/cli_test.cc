@@ -35,44 +35,11 @@ using nlohmann::json;
 
 constexpr const char* kNow = "2025-01-02T09:00:00+08:00";
 
-struct Outcome {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-// Single-quotes `word` for /bin/sh.
-std::string Quote(const std::string& word) {
-  std::string out = "'";
-  for (char c : word) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "'";
-}
-
-std::vector<std::string> Lines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
-}
+using Outcome = testutil::ShellRun;
+using testutil::ReadText;
+using testutil::WriteText;
+std::string Quote(const std::string& word) { return testutil::ShellQuote(word); }
+std::vector<std::string> Lines(const std::string& text) { return testutil::NonEmptyLines(text); }
 
 std::vector<json> JsonLines(const std::string& text) {
   std::vector<json> out;
@@ -96,17 +63,7 @@ std::string RecipientLine(uint32_t n, const std::string& extra_body = "", const 
   return line + "}";
 }
 
-// Runs a /bin/sh command in `dir`, capturing stdout, stderr and the exit code.
-Outcome ShIn(const std::string& dir, const std::string& command) {
-  const std::string out = dir + "/.stdout", err = dir + "/.stderr";
-  const std::string line = "cd " + Quote(dir) + " && ( " + command + " ) >" + Quote(out) + " 2>" + Quote(err);
-  int status = std::system(line.c_str());
-  Outcome o;
-  o.code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
-  o.out = ReadText(out);
-  o.err = ReadText(err);
-  return o;
-}
+Outcome ShIn(const std::string& dir, const std::string& command) { return testutil::RunShell(dir, command); }
 
 // fundledger with the fixed clock and the ledger at `dir`/ledger; `args` are shell words.
 Outcome FlIn(const std::string& dir, const std::string& args) {

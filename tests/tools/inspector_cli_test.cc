@@ -44,55 +44,15 @@ constexpr const char* kLater = "2026-01-05T10:00:00+08:00";
 constexpr const char* kLater2 = "2026-01-06T10:00:00+08:00";
 constexpr int kExitIntegrity = 3;
 
-struct CliRun {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string ReadText(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-void WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-}
-
-std::string Q(const std::string& word) {
-  std::string out = "'";
-  for (char c : word) {
-    if (c == '\'') {
-      out += "'\\''";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "'";
-}
+using CliRun = testutil::ShellRun;
+using testutil::NonEmptyLines;
+using testutil::ReadText;
+using testutil::WriteText;
+std::string Q(const std::string& word) { return testutil::ShellQuote(word); }
 
 // `fundledger <args>` in `dir` at the fixed clock.
 CliRun FundledgerIn(const std::string& dir, const std::string& args) {
-  const std::string out = dir + "/.stdout", err = dir + "/.stderr";
-  const std::string line = "cd " + Q(dir) + " && FUNDLEDGER_NOW=" + Q(kNow) + " " + Q(FUNDLEDGER_BINARY) + " " + args +
-                           " >" + Q(out) + " 2>" + Q(err);
-  int status = std::system(line.c_str());
-  CliRun r;
-  r.code = (status != -1 && WIFEXITED(status)) ? WEXITSTATUS(status) : -1;
-  r.out = ReadText(out);
-  r.err = ReadText(err);
-  return r;
-}
-
-std::vector<std::string> NonEmptyLines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) lines.push_back(line);
-  }
-  return lines;
+  return testutil::RunShell(dir, "FUNDLEDGER_NOW=" + Q(kNow) + " " + Q(FUNDLEDGER_BINARY) + " " + args);
 }
 
 json ParseOne(const std::string& text) {

@@ -14,6 +14,7 @@
 
 #include "events/codec.h"
 #include "events/text.h"
+#include "ledger/exchange.h"
 
 namespace fundledger::tools {
 
@@ -111,21 +112,8 @@ Status Context::AppendOne(ev::Body body) const {
   return Status::Ok();
 }
 
-json EntryJson(const ledger::StoredEntry& s) {
-  const ev::Entry& e = s.entry;
-  return {{"seq", e.seq},
-          {"kind", ev::KindName(e.body)},
-          {"signer", ev::Hex(e.signer)},
-          {"recordedAt", e.recorded_at_ms},
-          {"recordedAtIso", ev::FormatInstant(e.recorded_at_ms)},
-          {"ledgerId", ev::Hex(e.ledger_id)},
-          {"prevHash", ev::Hex(e.prev_hash)},
-          {"idempotencyKey", e.idempotency_key},
-          {"entry", ev::Base64(s.entry_bytes)},
-          {"signature", ev::Base64(s.signature)},
-          {"leafHash", ev::Hex(s.leaf_hash)},
-          {"body", ev::BodyToJson(e.body)}};
-}
+// The same object as an export line, so `log --json`, `show --json` and exports never drift.
+json EntryJson(const ledger::StoredEntry& s) { return json::parse(ledger::ExportJsonLine(s)); }
 
 std::string EntryLine(const ledger::StoredEntry& s, const projections::LedgerState& state) {
   const ev::Entry& e = s.entry;
