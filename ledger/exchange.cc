@@ -246,7 +246,7 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, const
   // 3. Commit in groups; each group is one synced WriteBatch that re-checks its entries.
   for (size_t begin = 0; begin < entries.size(); begin += kImportGroupEntries) {
     size_t count = std::min(kImportGroupEntries, entries.size() - begin);
-    LEDGER_RETURN_IF_ERROR(ledger->AppendSigned(entries.subspan(begin, count)));
+    LEDGER_RETURN_IF_ERROR(ledger->AppendSigned(entries.subspan(begin, count), /*signatures_verified=*/true));
     if (progress) progress(begin + count);
   }
   return Status::Ok();

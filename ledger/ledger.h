@@ -82,7 +82,10 @@ class Ledger {
 
   // Appends entries signed elsewhere (import), verifying each exactly as audit does: decoding,
   // ledger id, seq, prev hash, time order, signature, rules. All or nothing per call.
-  virtual Status AppendSigned(std::span<const StoredEntry> entries) = 0;
+  // `signatures_verified`: the caller has already verified every signature against the key
+  // its signer id names (ImportEntries does, on all cores); the signer's registration and
+  // rights are still checked here.
+  virtual Status AppendSigned(std::span<const StoredEntry> entries, bool signatures_verified = false) = 0;
 
   // Entry `seq` (1-based), its signature re-verified and its bytes decoded. kNotFound past the
   // head; kCorruption if the stored bytes do not decode or verify.

@@ -100,7 +100,7 @@ class RocksLedger : public Ledger {
 
   Result<std::vector<AppendResult>> Append(const ev::PrivateKey& signer, std::span<const AppendRequest> requests,
                                            int64_t at_ms) override;
-  Status AppendSigned(std::span<const StoredEntry> entries) override;
+  Status AppendSigned(std::span<const StoredEntry> entries, bool signatures_verified) override;
   Result<StoredEntry> Read(uint64_t seq) const override;
   Result<Bytes> ReadRaw(uint64_t seq) const override;
   Result<uint64_t> CountStoredEntries() const override;
@@ -339,13 +339,13 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
   return results;
 }
 
-Status RocksLedger::AppendSigned(std::span<const StoredEntry> entries) {
+Status RocksLedger::AppendSigned(std::span<const StoredEntry> entries, bool signatures_verified) {
   LEDGER_RETURN_IF_ERROR(NeedWriter());
   LEDGER_CHECK(state_.dirty.empty());
   if (entries.size() > kBatchEntriesMax) return Status::InvalidArgument("batch too large");
   rocksdb::WriteBatch batch;
   for (const StoredEntry& sealed : entries) {
-    Status s = CheckNext(sealed);
+    Status s = CheckNextEntry(state_, sealed, signatures_verified);
     if (s.ok()) s = Stage(sealed, &batch);
     if (!s.ok()) {
       Rollback();

@@ -296,11 +296,21 @@ class Simulator {
     std::vector<Event> events;
     uint64_t order = 0;
     for (const auto& [m, t] : plan) {
-      std::vector<std::string> pool;
-      for (ev::RecipientKind k : t->eligible_kinds) pool.insert(pool.end(), by_kind_[k].begin(), by_kind_[k].end());
-      if (pool.empty()) continue;
+      // An eligible recipient, drawn by index across the eligible kinds (no copying).
+      uint64_t eligible = 0;
+      for (ev::RecipientKind k : t->eligible_kinds) eligible += by_kind_[k].size();
+      if (eligible == 0) continue;
       bool ineligible = rng_.Percent(3);
-      std::string recipient = ineligible ? rng_.Pick(recipients_) : rng_.Pick(pool);
+      uint64_t pick = rng_.Below(eligible);
+      std::string recipient;
+      for (ev::RecipientKind k : t->eligible_kinds) {
+        if (pick < by_kind_[k].size()) {
+          recipient = by_kind_[k][pick];
+          break;
+        }
+        pick -= by_kind_[k].size();
+      }
+      if (ineligible) recipient = rng_.Pick(recipients_);
       SimApplication app;
       app.body.application_id = "A" + std::to_string(year) + "-" + m->id + "-" + std::to_string(apps_.size() + 1);
       app.body.recipient_id = recipient;
