@@ -121,20 +121,7 @@ class ExchangeTest : public testutil::LedgerFixture {
       return nullptr;
     }
     ledger_ = std::move(*other);
-    auto reg = [&](const std::string& name, ev::Role role, const std::string& unit) {
-      MustAppend("authority", ev::KeyRegistered{Key(name).public_key(), role, unit, "holder " + name});
-    };
-    reg("admin", ev::Role::kAdmin, "LEDGER-ADMIN");
-    reg("treasurer", ev::Role::kTreasurer, "SZ-FIN");
-    reg("treasurer2", ev::Role::kTreasurer, "SZ-FIN");
-    reg("auditor", ev::Role::kAuditor, "AUDIT");
-    reg("notary", ev::Role::kNotary, "LEDGER-ADMIN");
-    for (const ev::Unit& u : testutil::ShenzhenPolicy().units) {
-      reg("clerk:" + u.code, ev::Role::kClerk, u.code);
-      reg("reviewer:" + u.code, ev::Role::kReviewer, u.code);
-      reg("reviewer2:" + u.code, ev::Role::kReviewer, u.code);
-    }
-    MustAppend("admin", ev::PolicyPublished{testutil::ShenzhenPolicy(), testutil::ShenzhenPolicy().term_start});
+    RegisterOfficers();
     Programme();
     for (uint32_t i = 0; i < extra; ++i) AddRecipient(500 + i, ev::RecipientKind::kStartup);
     std::unique_ptr<Ledger> out = std::move(ledger_);

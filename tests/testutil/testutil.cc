@@ -138,6 +138,10 @@ void LedgerFixture::SetUp() {
   auto ledger = ledger::Ledger::Create(path_, Key("authority"), created, clock_ms_);
   ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
   ledger_ = std::move(*ledger);
+  RegisterOfficers();
+}
+
+void LedgerFixture::RegisterOfficers() {
   auto reg = [&](const std::string& name, ev::Role role, const std::string& unit) {
     MustAppend("authority", ev::KeyRegistered{Key(name).public_key(), role, unit, "holder " + name});
   };

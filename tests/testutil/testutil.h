@@ -81,6 +81,9 @@ class LedgerFixture : public ::testing::Test {
   // The responsible unit of a measure (its first) in the Shenzhen policy.
   static std::string UnitOf(const std::string& measure);
 
+  // Registers every officer's key (signed by the authority) and publishes the Shenzhen policy
+  // in ledger_ (SetUp does this; tests that build a second ledger call it again).
+  void RegisterOfficers();
   // Closes and reopens the ledger (e.g. to check persistence).
   void Reopen();
 
