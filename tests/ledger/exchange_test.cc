@@ -36,12 +36,7 @@ namespace pj = ::fundledger::projections;
 using ::testing::HasSubstr;
 using nlohmann::json;
 
-std::vector<std::string> SplitLines(const std::string& text) {
-  std::vector<std::string> lines;
-  std::istringstream in(text);
-  for (std::string line; std::getline(in, line);) lines.push_back(line);
-  return lines;
-}
+std::vector<std::string> SplitLines(const std::string& text) { return testutil::NonEmptyLines(text); }
 
 std::string JoinLines(const std::vector<std::string>& lines) {
   std::string out;

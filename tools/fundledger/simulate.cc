@@ -42,9 +42,8 @@ struct Officer {
 struct SimApplication {
   ev::ApplicationSubmitted body;
   std::string unit;
-  int clerk = 0, reviewer = 0;
+  int reviewer = 0;
   bool submitted = false, approved = false, awarded = false;
-  int64_t award_fen = 0, paid_fen = 0;
 };
 
 enum class Step { kSubmit, kDecide, kAward, kPay, kRevoke, kReverse };
@@ -395,7 +394,6 @@ class Simulator {
         LEDGER_RETURN_IF_ERROR(Try(reviewer, ev::AwardGranted{a.body.application_id, amount, city, district,
                                                               "reviewed against the annual guide; score " + std::to_string(rng_.Between(70, 98))},
                                    &a.awarded));
-        if (a.awarded) a.award_fen = amount;
         return Status::Ok();
       }
       case Step::kPay: {
