@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages fundledger builds with, only those that are missing.
+# Installs the Debian 12 packages fundledger builds and tests with, only those that are missing.
 set -euo pipefail
 packages=(build-essential cmake pkg-config librocksdb-dev libcapnp-dev capnproto libssl-dev openssl
-          libspdlog-dev libfmt-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev)
+          libspdlog-dev libfmt-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
+          libxlsxwriter-dev libcairo2-dev libpango1.0-dev fonts-noto-cjk
+          hledger poppler-utils python3-openpyxl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
