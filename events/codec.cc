@@ -338,12 +338,7 @@ Status CheckTextIsUtf8(const Entry& entry) {
 }
 
 Hash EntryLeafHash(std::span<const uint8_t> entry_bytes, const Signature& signature) {
-  Bytes preimage;
-  preimage.reserve(1 + entry_bytes.size() + signature.size());
-  preimage.push_back(0x00);
-  preimage.insert(preimage.end(), entry_bytes.begin(), entry_bytes.end());
-  preimage.insert(preimage.end(), signature.begin(), signature.end());
-  return Sha256(preimage);
+  return Rfc9162Leaf({entry_bytes, signature});
 }
 
 Hash BodyDigest(const Body& body) {

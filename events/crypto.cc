@@ -5,6 +5,9 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
+#include <array>
+#include <bit>
 #include <cstring>
 
 namespace fundledger::events {
@@ -62,6 +65,40 @@ Hash Sha256(std::span<const uint8_t> data) {
 
 Hash Sha256(std::string_view data) {
   return Sha256(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(data.data()), data.size()));
+}
+
+Hash Rfc9162Leaf(std::initializer_list<std::span<const uint8_t>> parts) {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  LEDGER_CHECK(ctx != nullptr);
+  LEDGER_CHECK(EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1);
+  const uint8_t prefix = kRfc9162LeafPrefix;
+  LEDGER_CHECK(EVP_DigestUpdate(ctx.get(), &prefix, 1) == 1);
+  for (std::span<const uint8_t> part : parts) {
+    LEDGER_CHECK(EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1);
+  }
+  Hash out{};
+  unsigned int size = 0;
+  LEDGER_CHECK(EVP_DigestFinal_ex(ctx.get(), out.data(), &size) == 1);
+  LEDGER_CHECK(size == out.size());
+  return out;
+}
+
+Hash Rfc9162Node(const Hash& left, const Hash& right) {
+  std::array<uint8_t, 1 + 2 * sizeof(Hash)> preimage{};
+  preimage[0] = kRfc9162NodePrefix;
+  std::copy(left.begin(), left.end(), preimage.begin() + 1);
+  std::copy(right.begin(), right.end(), preimage.begin() + 1 + sizeof(Hash));
+  return Sha256(preimage);
+}
+
+Hash Rfc9162EmptyRoot() { return Sha256(std::string_view()); }
+
+Hash Rfc9162Root(std::span<const Hash> leaves) {
+  if (leaves.empty()) return Rfc9162EmptyRoot();
+  if (leaves.size() == 1) return leaves[0];
+  size_t split = std::bit_floor(leaves.size() - 1);  // largest power of two below n
+  LEDGER_CHECK(split < leaves.size() && 2 * split >= leaves.size());
+  return Rfc9162Node(Rfc9162Root(leaves.first(split)), Rfc9162Root(leaves.subspan(split)));
 }
 
 KeyId KeyIdOf(const PublicKey& public_key) { return Sha256(std::span<const uint8_t>(public_key)); }

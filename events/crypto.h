@@ -1,6 +1,7 @@
 // SHA-256 and Ed25519 (PureEdDSA) through OpenSSL 3 EVP. No I/O: keys come in and go out as PEM text.
 #pragma once
 
+#include <initializer_list>
 #include <memory>
 #include <span>
 #include <string>
@@ -15,6 +16,21 @@ Hash Sha256(std::span<const uint8_t> data);
 Hash Sha256(std::string_view data);
 // KeyId = SHA-256 of the raw 32-byte public key (DESIGN.md §2).
 KeyId KeyIdOf(const PublicKey& public_key);
+
+// RFC 9162 §2.1.1 hashing with SHA-256: the one definition behind entries' leaf hashes, the
+// ledger's Merkle tree and the state hash over projection rows.
+inline constexpr uint8_t kRfc9162LeafPrefix = 0x00;
+inline constexpr uint8_t kRfc9162NodePrefix = 0x01;
+// SHA-256(0x00 || parts[0] || parts[1] || …): the leaf hash of the concatenated parts, hashed
+// incrementally (no copy of large entries).
+Hash Rfc9162Leaf(std::initializer_list<std::span<const uint8_t>> parts);
+// SHA-256(0x01 || left || right): an interior node.
+Hash Rfc9162Node(const Hash& left, const Hash& right);
+// SHA-256 of the empty string: the root of the empty tree.
+Hash Rfc9162EmptyRoot();
+// MTH(D[n]) over leaf hashes held in memory (RFC 9162 §2.1.1, split at the largest power of two
+// below n); Rfc9162EmptyRoot() for none. Recursion depth is at most 64.
+Hash Rfc9162Root(std::span<const Hash> leaves);
 
 // True iff `signature` is a valid Ed25519 signature of `message` by `public_key`.
 bool Ed25519Verify(const PublicKey& public_key, std::span<const uint8_t> message,

@@ -12,8 +12,6 @@
 namespace fundledger::ledger {
 namespace {
 
-constexpr uint8_t kLeafPrefix = 0x00;
-constexpr uint8_t kNodePrefix = 0x01;
 
 // The largest power of two strictly below `count`: where RFC 9162 splits D[count].
 uint64_t SplitPoint(uint64_t count) {
@@ -111,23 +109,6 @@ Status VerifyConsistencyPath(uint64_t size1, uint64_t size2, const Hash& root1, 
 
 }  // namespace
 
-Hash LeafHash(std::span<const uint8_t> data) {
-  std::vector<uint8_t> preimage;
-  preimage.reserve(data.size() + 1);
-  preimage.push_back(kLeafPrefix);
-  preimage.insert(preimage.end(), data.begin(), data.end());
-  return events::Sha256(preimage);
-}
-
-Hash NodeHash(const Hash& left, const Hash& right) {
-  std::array<uint8_t, 1 + 2 * kHashBytes> preimage{};
-  preimage[0] = kNodePrefix;
-  std::copy(left.begin(), left.end(), preimage.begin() + 1);
-  std::copy(right.begin(), right.end(), preimage.begin() + 1 + kHashBytes);
-  return events::Sha256(preimage);
-}
-
-Hash EmptyRoot() { return events::Sha256(std::string_view()); }
 
 MerkleNodeSource::~MerkleNodeSource() = default;
 

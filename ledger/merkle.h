@@ -31,13 +31,14 @@ inline constexpr size_t kProofHashesMax = 64;
 inline constexpr size_t kHashBytes = 32;
 static_assert(sizeof(Hash) == kHashBytes, "RFC 9162 with SHA-256: 32-byte hashes");
 
-// SHA-256(0x00 || data): the RFC 9162 leaf hash. The ledger passes canonical Entry bytes
-// followed by the signature.
-Hash LeafHash(std::span<const uint8_t> data);
-// SHA-256(0x01 || left || right): the RFC 9162 interior node hash.
-Hash NodeHash(const Hash& left, const Hash& right);
+// RFC 9162 hashing is defined once, in events/crypto.h; these keep the RFC's names here.
+// SHA-256(0x00 || data): the leaf hash. The ledger's leaves are canonical Entry bytes followed
+// by the signature (events::EntryLeafHash).
+inline Hash LeafHash(std::span<const uint8_t> data) { return events::Rfc9162Leaf({data}); }
+// SHA-256(0x01 || left || right): an interior node.
+inline Hash NodeHash(const Hash& left, const Hash& right) { return events::Rfc9162Node(left, right); }
 // SHA-256 of the empty string: the root of the tree of size 0.
-Hash EmptyRoot();
+inline Hash EmptyRoot() { return events::Rfc9162EmptyRoot(); }
 
 // Read access to stored perfect-subtree hashes. Implementations decide storage and
 // thread safety; the functions below only call Node() and never keep the reference.

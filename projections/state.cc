@@ -1,5 +1,7 @@
 // The fold: Apply(state, entry) and the persisted row form of the state.
+#include <array>
 #include <cstdio>
+#include <span>
 #include <nlohmann/json.hpp>
 
 #include "events/codec.h"
@@ -9,6 +11,11 @@
 
 namespace fundledger::projections {
 namespace {
+
+std::span<const uint8_t> AsBytes(const std::string& text) {
+  return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
+}
+
 
 using nlohmann::json;
 namespace ev = ::fundledger::events;
@@ -467,22 +474,6 @@ void LoadRowJson(LedgerState* s, const std::string& key, const json& j) {
   }
 }
 
-Hash NodeHash(const Hash& left, const Hash& right) {
-  uint8_t buffer[65];
-  buffer[0] = 0x01;
-  std::copy(left.begin(), left.end(), buffer + 1);
-  std::copy(right.begin(), right.end(), buffer + 33);
-  return ev::Sha256(std::span<const uint8_t>(buffer, sizeof(buffer)));
-}
-
-// RFC 9162 MTH over leaves [begin, end).
-Hash TreeHash(const std::vector<Hash>& leaves, size_t begin, size_t end) {
-  if (end - begin == 1) return leaves[begin];
-  size_t split = 1;
-  while (split * 2 < end - begin) split *= 2;
-  return NodeHash(TreeHash(leaves, begin, begin + split), TreeHash(leaves, begin + split, end));
-}
-
 }  // namespace
 
 
@@ -609,15 +600,12 @@ Hash StateHash(const LedgerState& state) {
   std::vector<Hash> leaves;
   for (const std::string& key : AllRowKeys(state)) {
     std::string value = *EncodeRow(state, key);
-    std::string preimage(1, '\0');
     uint32_t size = static_cast<uint32_t>(key.size());
-    for (int shift = 24; shift >= 0; shift -= 8) preimage.push_back(static_cast<char>((size >> shift) & 0xff));
-    preimage += key;
-    preimage += value;
-    leaves.push_back(ev::Sha256(preimage));
+    std::array<uint8_t, 4> length{};
+    for (size_t i = 0; i < 4; ++i) length[i] = static_cast<uint8_t>(size >> (24 - 8 * i));
+    leaves.push_back(ev::Rfc9162Leaf({length, AsBytes(key), AsBytes(value)}));
   }
-  if (leaves.empty()) return ev::Sha256(std::string_view());
-  return TreeHash(leaves, 0, leaves.size());
+  return ev::Rfc9162Root(leaves);
 }
 
 }  // namespace fundledger::projections
