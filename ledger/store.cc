@@ -320,8 +320,15 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
       Rollback();
       return prefixed(valid);
     }
+    // Signed only if the reader takes it back: an entry over a reader's limit, once written,
+    // would keep the ledger from opening.
+    auto encoded = ev::EncodeEntryForSigning(e);
+    if (!encoded.ok()) {
+      Rollback();
+      return prefixed(encoded.status());
+    }
     StoredEntry sealed;
-    sealed.entry_bytes = ev::EncodeEntry(e);
+    sealed.entry_bytes = std::move(*encoded);
     sealed.signature = signer.Sign(sealed.entry_bytes);
     // Pair assertion: what we are about to store verifies exactly as audit will check it.
     LEDGER_CHECK(ev::Ed25519Verify(signer.public_key(), sealed.entry_bytes, sealed.signature));
@@ -551,21 +558,23 @@ Result<StoredEntry> SplitStoredValue(std::span<const uint8_t> value) {
   return out;
 }
 
-Result<std::unique_ptr<Ledger>> Ledger::Create(const std::string& path, const ev::PrivateKey& authority,
+Result<std::unique_ptr<Ledger>> Ledger::Create(const std::string& path,
+                                               const ev::PrivateKey& authority,
                                                const ev::LedgerCreated& created, int64_t at_ms) {
-  LEDGER_ASSIGN_OR_RETURN(auto db, CreateDb(path));
   ev::Entry e;
   ev::RandomBytes(e.ledger_id);
   e.seq = 1;
   e.recorded_at_ms = at_ms;
   e.signer = authority.key_id();
   e.body = created;
-  LEDGER_RETURN_IF_ERROR(pj::Validate(db->state(), e));
+  // Entry 1 is checked and sealed before the directory is made, so a refused one leaves none.
+  LEDGER_RETURN_IF_ERROR(pj::Validate(pj::LedgerState{}, e));
   StoredEntry sealed;
-  sealed.entry_bytes = ev::EncodeEntry(e);
+  LEDGER_ASSIGN_OR_RETURN(sealed.entry_bytes, ev::EncodeEntryForSigning(e));
   sealed.signature = authority.Sign(sealed.entry_bytes);
   sealed.leaf_hash = ev::EntryLeafHash(sealed.entry_bytes, sealed.signature);
   sealed.entry = e;
+  LEDGER_ASSIGN_OR_RETURN(auto db, CreateDb(path));
   LEDGER_RETURN_IF_ERROR(db->Initialize(sealed));
   return std::unique_ptr<Ledger>(std::move(db));
 }

@@ -91,7 +91,7 @@ class Validator {
   Validator(const LedgerState& state, const ev::Entry& entry) : state_(state), entry_(entry) {}
 
   Status Run() {
-    LEDGER_RETURN_IF_ERROR(ev::CheckTextIsUtf8(entry_));
+    LEDGER_RETURN_IF_ERROR(ev::CheckEntryText(entry_));
     if (!entry_.idempotency_key.empty()) {
       auto it = state_.idempotency.find("idem/" + entry_.idempotency_key);
       if (it != state_.idempotency.end()) {
