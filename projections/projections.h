@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "events/model.h"
@@ -134,6 +135,13 @@ std::string RowKeyRecipientYear(const std::string& uscc, const std::string& meas
 Hash ContentDigest(const events::Entry& entry);
 
 // ---- Rules ----
+
+// The form in which key holders are compared for separation of duties: Unicode NFKC with case
+// folding (ICU's NFKC_Casefold, which also drops default-ignorable characters such as zero
+// width spaces), every run of Unicode white space as one space, none at either end. So
+// "Li Na", "LI NA ", "Ｌｉ　Ｎａ" are one person. Pure and deterministic; invalid UTF-8 (which
+// Validate refuses) has its bad bytes replaced by U+FFFD. Stored holders keep their spelling.
+std::string NormalizeHolder(std::string_view holder);
 
 // Context the fold cannot see in the entry itself.
 struct EntryContext {
