@@ -155,6 +155,16 @@ struct EntryContext {
 // Returns kRejected with a rule code (DESIGN.md §10) or kInvalidArgument for malformed values.
 Status Validate(const LedgerState& state, const events::Entry& entry);
 
+// How far a write's recordedAt may run ahead of the writer's clock. recordedAt never
+// decreases, so an entry dated far ahead would refuse every later write made at the real time
+// (and import would carry that into every copy); clocks of honest machines differ by seconds.
+inline constexpr int64_t kClockSkewMsMax = 5 * 60 * 1000;
+
+// The rule "time.future": kRejected if `recorded_at_ms` is later than `now_ms` (the clock of
+// the machine that writes, imports or audits, passed in: projections read no clock) plus
+// kClockSkewMsMax. Writing in the past stays possible (never earlier than the head).
+Status CheckNotInFuture(int64_t recorded_at_ms, int64_t now_ms);
+
 // Applies `entry` to `state`, recording changed row keys in state->dirty. Total: entries that
 // broke a rule (seen during audit) are applied as the writer would have, never crash.
 void Apply(LedgerState* state, const EntryContext& context);

@@ -560,6 +560,17 @@ Status Validate(const LedgerState& state, const ev::Entry& entry) {
   return Validator(state, entry).Run();
 }
 
+Status CheckNotInFuture(int64_t recorded_at_ms, int64_t now_ms) {
+  int64_t latest = 0;
+  if (!ev::CheckedAdd(now_ms, kClockSkewMsMax, &latest) || recorded_at_ms <= latest) {
+    return Status::Ok();
+  }
+  return Reject("time.future", "recordedAt " + ev::FormatInstant(recorded_at_ms) +
+                                   " is later than the clock " + ev::FormatInstant(now_ms) +
+                                   " plus " + std::to_string(kClockSkewMsMax / 60'000) +
+                                   " minutes");
+}
+
 void SplitAward(const ev::Measure& measure, int64_t amount_fen, int64_t* city_fen, int64_t* district_fen) {
   LEDGER_CHECK(amount_fen >= 0);
   if (!measure.co_funded) {

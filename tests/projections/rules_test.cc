@@ -35,6 +35,7 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using testutil::At;
 using testutil::Digest;
+using testutil::FixedClockMs;
 using testutil::LedgerFixture;
 using testutil::ShenzhenPolicy;
 using testutil::Uscc;
@@ -1046,23 +1047,24 @@ TEST_F(RulesTest, UnknownMeasuresTracksAndMeasuresWithoutMoneyAreRefused) {
 TEST_F(RulesTest, IdempotentRetryReturnsTheFirstSeqAndOtherContentIsAConflict) {
   ASSERT_TRUE(Fund("2", kYear, 10'000'000 * kYuan));
   ledger::AppendRequest request{ev::BudgetAllocated{"2", kYear, 500 * kYuan, "city"}, "alloc-2025-batch-7"};
-  auto first = ledger_->Append(Key("treasurer"), std::span(&request, 1), NextAt());
+  auto first = ledger_->Append(Key("treasurer"), std::span(&request, 1), NextAt(), FixedClockMs());
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   const pj::Hash after_first = Hash();
   clock_ms_ += 60'000;
-  auto retry = ledger_->Append(Key("treasurer"), std::span(&request, 1), NextAt());
+  auto retry = ledger_->Append(Key("treasurer"), std::span(&request, 1), NextAt(), FixedClockMs());
   ASSERT_TRUE(retry.ok()) << retry.status().ToString();
   EXPECT_TRUE(retry->front().replayed);
   EXPECT_EQ(retry->front().seq, first->front().seq);
   EXPECT_EQ(Hash(), after_first);
   EXPECT_EQ(MeasureYearRow("2", kYear).AllocatedFen(), 10'000'000 * kYuan + 500 * kYuan);
   ledger::AppendRequest other{ev::BudgetAllocated{"2", kYear, 501 * kYuan, "city"}, "alloc-2025-batch-7"};
-  auto conflict = ledger_->Append(Key("treasurer"), std::span(&other, 1), NextAt());
+  auto conflict = ledger_->Append(Key("treasurer"), std::span(&other, 1), NextAt(), FixedClockMs());
   ASSERT_FALSE(conflict.ok());
   EXPECT_EQ(conflict.status().rule(), "idempotency.conflict");
   EXPECT_EQ(Hash(), after_first);
   // The same body under the same key from another signer is other content too.
-  auto other_signer = ledger_->Append(Key("treasurer2"), std::span(&request, 1), NextAt());
+  auto other_signer =
+      ledger_->Append(Key("treasurer2"), std::span(&request, 1), NextAt(), FixedClockMs());
   ASSERT_FALSE(other_signer.ok());
   EXPECT_EQ(other_signer.status().rule(), "idempotency.conflict");
 }
