@@ -192,7 +192,10 @@ json ValueToJson(capnp::DynamicValue::Reader value, capnp::Type type) {
     case W::BOOL: return value.as<bool>();
     case W::INT8: case W::INT16: case W::INT32: case W::INT64: return value.as<int64_t>();
     case W::UINT8: case W::UINT16: case W::UINT32: case W::UINT64: return value.as<uint64_t>();
-    case W::TEXT: return std::string(value.as<capnp::Text>().cStr());
+    case W::TEXT: {
+      auto text = value.as<capnp::Text>();
+      return std::string(text.begin(), text.size());
+    }
     case W::DATA: {
       auto data = value.as<capnp::Data>();
       return Hex(std::span<const uint8_t>(data.begin(), data.size()));
@@ -236,13 +239,23 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
-// The path of the first Text field (in the active union members) that is not valid UTF-8; "".
+// Why `text` cannot be held as entry text ("" if it can): Cap'n Proto's Text does not enforce
+// UTF-8 (JSON output and projections need it), and a NUL ends the text for every C reader.
+std::string TextProblem(std::string_view text) {
+  if (!ValidUtf8(text)) return "is not valid UTF-8";
+  if (text.find('\0') != std::string_view::npos) return "contains a NUL character";
+  return "";
+}
+
+// "<path> <problem>" for the first Text field (in the active union members) that TextProblem
+// refuses; "" if there is none.
 std::string FindBadText(capnp::DynamicStruct::Reader in, const std::string& path);
 
 std::string FindBadTextValue(capnp::DynamicValue::Reader value, capnp::Type type, const std::string& path) {
   if (type.isText()) {
     auto text = value.as<capnp::Text>();
-    return ValidUtf8(std::string_view(text.cStr(), text.size())) ? "" : path;
+    std::string problem = TextProblem(std::string_view(text.begin(), text.size()));
+    return problem.empty() ? "" : path + " " + problem;
   }
   if (type.isStruct()) return FindBadText(value.as<capnp::DynamicStruct>(), path);
   if (type.isList()) {
@@ -268,6 +281,115 @@ std::string FindBadText(capnp::DynamicStruct::Reader in, const std::string& path
   return "";
 }
 
+// Byte offset of the first control character (C0, DEL or C1) in valid UTF-8 `text`; npos.
+size_t ControlCharAt(std::string_view text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c == 0x7f) return i;
+    // U+0080..U+009F are encoded as 0xC2 0x80..0x9F.
+    if (c == 0xc2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) <= 0x9f) {
+      return i;
+    }
+  }
+  return std::string_view::npos;
+}
+
+// The identifier fields of an entry, by JSON field path below the body: the texts that become
+// row and index keys, are matched by rules, or name a person, where a control character is
+// never meant and would split keys and one-line output.
+using NamedTexts = std::vector<std::pair<std::string, const std::string*>>;
+
+void PolicyIdentifiers(const Policy& p, NamedTexts* out) {
+  out->emplace_back("policy.id", &p.id);
+  out->emplace_back("policy.version", &p.version);
+  out->emplace_back("policy.termStart", &p.term_start);
+  out->emplace_back("policy.termEnd", &p.term_end);
+  out->emplace_back("policy.currency", &p.currency);
+  for (size_t u = 0; u < p.units.size(); ++u) {
+    out->emplace_back("policy.units[" + std::to_string(u) + "].code", &p.units[u].code);
+  }
+  for (size_t m = 0; m < p.measures.size(); ++m) {
+    const Measure& measure = p.measures[m];
+    const std::string mp = "policy.measures[" + std::to_string(m) + "]";
+    out->emplace_back(mp + ".id", &measure.id);
+    for (size_t u = 0; u < measure.units.size(); ++u) {
+      out->emplace_back(mp + ".units[" + std::to_string(u) + "]", &measure.units[u]);
+    }
+    for (size_t t = 0; t < measure.tracks.size(); ++t) {
+      const Track& track = measure.tracks[t];
+      const std::string tp = mp + ".tracks[" + std::to_string(t) + "]";
+      out->emplace_back(tp + ".id", &track.id);
+      out->emplace_back(tp + ".basisKind", &track.basis_kind);
+      for (size_t r = 0; r < track.required_attributes.size(); ++r) {
+        const AttributeRule& rule = track.required_attributes[r];
+        const std::string rp = tp + ".requiredAttributes[" + std::to_string(r) + "]";
+        out->emplace_back(rp + ".key", &rule.key);
+        for (size_t v = 0; v < rule.values.size(); ++v) {
+          out->emplace_back(rp + ".values[" + std::to_string(v) + "]", &rule.values[v]);
+        }
+      }
+    }
+  }
+}
+
+struct IdentifierLister {
+  NamedTexts* out;
+  void Add(const char* field, const std::string& value) { out->emplace_back(field, &value); }
+  void operator()(const LedgerCreated& e) {
+    Add("authorityUnit", e.authority_unit);
+    Add("authorityHolder", e.authority_holder);
+    Add("currency", e.currency);
+    Add("minorUnit", e.minor_unit);
+  }
+  void operator()(const KeyRegistered& e) {
+    Add("unit", e.unit);
+    Add("holder", e.holder);
+  }
+  void operator()(const KeyRevoked&) {}
+  void operator()(const PolicyPublished& e) {
+    Add("effectiveFrom", e.effective_from);
+    PolicyIdentifiers(e.policy, out);
+  }
+  void operator()(const RecipientRegistered& e) {
+    Add("recipientId", e.recipient_id);
+    Add("district", e.district);
+    for (size_t i = 0; i < e.related_parties.size(); ++i) {
+      out->emplace_back("relatedParties[" + std::to_string(i) + "]", &e.related_parties[i]);
+    }
+  }
+  void operator()(const BudgetAllocated& e) {
+    Add("measure", e.measure);
+    Add("source", e.source);
+  }
+  void operator()(const ApplicationSubmitted& e) {
+    Add("applicationId", e.application_id);
+    Add("recipientId", e.recipient_id);
+    Add("measure", e.measure);
+    Add("track", e.track);
+    Add("basisKind", e.basis_kind);
+    for (size_t i = 0; i < e.attributes.size(); ++i) {
+      out->emplace_back("attributes[" + std::to_string(i) + "].key", &e.attributes[i].key);
+      out->emplace_back("attributes[" + std::to_string(i) + "].value", &e.attributes[i].value);
+    }
+  }
+  void operator()(const ApplicationApproved& e) { Add("applicationId", e.application_id); }
+  void operator()(const ApplicationRejected& e) { Add("applicationId", e.application_id); }
+  void operator()(const AwardGranted& e) { Add("applicationId", e.application_id); }
+  void operator()(const AwardRevoked& e) { Add("applicationId", e.application_id); }
+  void operator()(const PayoutDisbursed& e) {
+    Add("applicationId", e.application_id);
+    Add("reference", e.reference);
+  }
+  void operator()(const PayoutReversed& e) { Add("applicationId", e.application_id); }
+  void operator()(const AuditAttested&) {}
+};
+
+NamedTexts Identifiers(const Entry& entry) {
+  NamedTexts out = {{"idempotencyKey", &entry.idempotency_key}};
+  std::visit(IdentifierLister{&out}, entry.body);
+  return out;
+}
+
 std::string BodyFieldName(std::string_view kind) {
   std::string name(kind);
   if (!name.empty()) name[0] = static_cast<char>(name[0] - 'A' + 'a');
@@ -291,7 +413,10 @@ Result<Entry> DecodeEntry(std::span<const uint8_t> bytes, BytesOrigin origin) {
   auto fail = [origin](std::string message) {
     return origin == BytesOrigin::kStored ? Status::Corruption(message) : Status::InvalidArgument(message);
   };
-  if (bytes.size() > kEntryBytesMax) return fail("entry of " + std::to_string(bytes.size()) + " bytes is over the limit");
+  if (bytes.size() > kEntryBytesMax) {
+    return fail("entry of " + std::to_string(bytes.size()) + " bytes is over the limit of " +
+                std::to_string(kEntryBytesMax) + " bytes (kEntryBytesMax)");
+  }
   if (bytes.empty() || bytes.size() % sizeof(capnp::word) != 0) {
     return fail("entry bytes are not whole 8-byte words");
   }
@@ -311,11 +436,8 @@ Result<Entry> DecodeEntry(std::span<const uint8_t> bytes, BytesOrigin origin) {
       error = "entry bytes are not in canonical form";
       return;
     }
-    std::string bad = FindBadText(capnp::toDynamic(reader.getRoot<s::Entry>()), "entry");
-    if (!bad.empty()) {
-      error = bad + " is not valid UTF-8";
-      return;
-    }
+    error = FindBadText(capnp::toDynamic(reader.getRoot<s::Entry>()), "entry");
+    if (!error.empty()) return;
     error = internal::FromCapnp(reader.getRoot<s::Entry>(), &entry);
   });
   KJ_IF_MAYBE(e, exception) { return FromKjException(*e, origin, "entry does not decode"); }
@@ -329,12 +451,28 @@ Result<Entry> DecodeEntry(std::span<const uint8_t> bytes, BytesOrigin origin) {
   return entry;
 }
 
-Status CheckTextIsUtf8(const Entry& entry) {
+Status CheckEntryText(const Entry& entry) {
   capnp::MallocMessageBuilder message;
   internal::ToCapnp(entry, message.initRoot<s::Entry>());
   std::string bad = FindBadText(capnp::toDynamic(message.getRoot<s::Entry>().asReader()), "entry");
-  if (!bad.empty()) return Status::InvalidArgument(bad + " is not valid UTF-8");
+  if (!bad.empty()) return Status::InvalidArgument(bad);
+  const std::string body = "entry.body." + BodyFieldName(KindName(entry.body));
+  for (const auto& [field, value] : Identifiers(entry)) {
+    size_t at = ControlCharAt(*value);
+    if (at != std::string::npos) {
+      return Status::InvalidArgument((field == "idempotencyKey" ? "entry." : body + ".") + field +
+                                     " holds a control character at byte " + std::to_string(at) +
+                                     "; identifiers may not");
+    }
+  }
   return Status::Ok();
+}
+
+Result<Bytes> EncodeEntryForSigning(const Entry& entry) {
+  Bytes bytes = EncodeEntry(entry);
+  LEDGER_ASSIGN_OR_RETURN(Entry decoded, DecodeEntry(bytes, BytesOrigin::kSubmitted));
+  if (decoded != entry) return Status::InvalidArgument("entry does not decode to what was encoded");
+  return bytes;
 }
 
 Hash EntryLeafHash(std::span<const uint8_t> entry_bytes, const Signature& signature) {

@@ -12,6 +12,9 @@
 
 namespace fundledger::events {
 
+// The reader's limits. DecodeEntry enforces them on every entry it reads, and the writer
+// signs only bytes that DecodeEntry accepts (EncodeEntryForSigning), so no limit can let an
+// entry be written that the ledger then cannot read.
 // Larger entries are refused before decoding (kInvalidArgument or kCorruption).
 inline constexpr size_t kEntryBytesMax = 1024 * 1024;
 // Cap'n Proto nesting limit for untrusted bytes: Entry > PolicyPublished > Policy > Measure >
@@ -28,15 +31,23 @@ enum class BytesOrigin {
 // doc/encoding.md "Canonicalization"). Deterministic: equal entries give equal bytes.
 Bytes EncodeEntry(const Entry& entry);
 
-// Decodes canonical Entry bytes. Refuses: size over kEntryBytesMax, bytes that are not a valid
-// canonical message (so one entry has exactly one byte form), text that is not UTF-8, an
-// unknown formatVersion, an unknown body kind, and fixed-size fields of the wrong length.
-// Never throws.
+// Decodes canonical Entry bytes. Refuses: size over kEntryBytesMax, nesting over
+// kNestingLimit, bytes that are not a valid canonical message (so one entry has exactly one
+// byte form), text that is not UTF-8 or holds a NUL, an unknown formatVersion, an unknown body
+// kind, and fixed-size fields of the wrong length. Never throws.
 Result<Entry> DecodeEntry(std::span<const uint8_t> bytes, BytesOrigin origin);
 
-// Every text field of `entry` is valid UTF-8 (Cap'n Proto's Text does not enforce it; JSON
-// output, projections and inspectors need it). kInvalidArgument naming the field otherwise.
-Status CheckTextIsUtf8(const Entry& entry);
+// The canonical bytes of `entry` (EncodeEntry), but only if DecodeEntry accepts them and gives
+// back exactly `entry`: what a writer may sign. kInvalidArgument naming the limit or the field
+// otherwise (e.g. "entry of 1048584 bytes is over the limit of 1048576 bytes").
+Result<Bytes> EncodeEntryForSigning(const Entry& entry);
+
+// Every text field of `entry` is valid UTF-8 and holds no NUL (Cap'n Proto's Text enforces
+// neither; JSON output, projections, C readers and inspectors need both), and no identifier
+// (ids, codes, keys, units, holders, attribute keys and values, the idempotency key) holds a
+// control character, which would split row keys and one-line output. kInvalidArgument naming
+// the field otherwise.
+Status CheckEntryText(const Entry& entry);
 
 // Leaf hash of a signed entry: SHA-256(0x00 || entry bytes || signature) (RFC 9162 leaf).
 Hash EntryLeafHash(std::span<const uint8_t> entry_bytes, const Signature& signature);

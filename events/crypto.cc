@@ -48,6 +48,14 @@ std::string BioToString(BIO* bio) {
   return std::string(data, static_cast<size_t>(size));
 }
 
+// OpenSSL's passphrase callback. Without one, OpenSSL prompts on the terminal for an
+// encrypted key, which blocks scripts and reads a passphrase nobody meant to give: this one
+// only notes (in *user) that a passphrase was wanted, and refuses.
+int RefusePassphrase(char* /*buf*/, int /*size*/, int /*rwflag*/, void* user) {
+  *static_cast<bool*>(user) = true;
+  return -1;
+}
+
 bool RawPublicKey(EVP_PKEY* key, PublicKey* out) {
   size_t size = out->size();
   return EVP_PKEY_get_raw_public_key(key, out->data(), &size) == 1 && size == out->size();
@@ -140,9 +148,15 @@ Result<PrivateKey> PrivateKey::Generate() {
 Result<PrivateKey> PrivateKey::FromPem(std::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   LEDGER_CHECK(bio != nullptr);
-  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, nullptr));
+  bool encrypted = false;
+  PkeyPtr key(PEM_read_bio_PrivateKey(bio.get(), nullptr, RefusePassphrase, &encrypted));
   if (key == nullptr) {
     ERR_clear_error();
+    if (encrypted) {
+      return Status::InvalidArgument(
+          "the private key is encrypted with a passphrase, and no passphrase is ever asked for; "
+          "write a decrypted copy (openssl pkey -in FILE -out PLAIN.pem) kept at mode 0600");
+    }
     return Status::InvalidArgument("not a PEM private key");
   }
   if (EVP_PKEY_get_id(key.get()) != EVP_PKEY_ED25519) {
@@ -187,7 +201,8 @@ Signature PrivateKey::Sign(std::span<const uint8_t> message) const {
 Result<PublicKey> PublicKeyFromPem(std::string_view pem) {
   BioPtr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
   LEDGER_CHECK(bio != nullptr);
-  PkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr));
+  bool encrypted = false;  // a public key never asks; the callback keeps OpenSSL from prompting
+  PkeyPtr key(PEM_read_bio_PUBKEY(bio.get(), nullptr, RefusePassphrase, &encrypted));
   if (key == nullptr) {
     ERR_clear_error();
     return Status::InvalidArgument("not a PEM public key");

@@ -41,7 +41,9 @@ class PrivateKey {
  public:
   // A new random key (OpenSSL's CSPRNG).
   static Result<PrivateKey> Generate();
-  // Parses a PKCS#8 PEM private key; kInvalidArgument if it is not an Ed25519 key.
+  // Parses a PKCS#8 PEM private key; kInvalidArgument if it is not an Ed25519 key, or if it
+  // is encrypted: no passphrase is ever prompted for (scripts must not hang on a terminal
+  // prompt), and the message says the key is encrypted.
   static Result<PrivateKey> FromPem(std::string_view pem);
   // The key built deterministically from a 32-byte seed (tests and golden files only).
   static Result<PrivateKey> FromSeed(std::span<const uint8_t, 32> seed);

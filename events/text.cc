@@ -257,7 +257,11 @@ char UsccCheckChar(std::string_view first17) {
 }
 
 Status CheckUscc(std::string_view code) {
-  const std::string quoted = "'" + std::string(code) + "'";
+  // Appended rather than `"'" + std::string(code) + "'"`, which GCC 12 at -O3 reports as an
+  // overlapping memcpy (a false -Wrestrict positive, GCC bug 105329) and so stops a -Werror build.
+  std::string quoted = "'";
+  quoted.append(code);
+  quoted += '\'';
   if (code.size() != 18) {
     return Status::InvalidArgument("unified social credit code " + quoted + " must have 18 characters, has " +
                                    std::to_string(code.size()));

@@ -62,6 +62,7 @@ class Replayer {
         std::string code = valid.IsRejected() ? valid.rule() : "input.invalid";
         report_->findings.push_back(Finding{seq, kind, code, "entry " + std::to_string(seq) + ": " + valid.message(), false});
       }
+      CheckTime(seq, kind, e);
       if (const auto* attested = std::get_if<ev::AuditAttested>(&e.body)) CheckAttestation(seq, *attested);
     }
     if (options_.stored != nullptr) CheckIndex(seq, kind, e);
@@ -87,6 +88,15 @@ class Replayer {
   bool Fail(Finding finding) {
     report_->findings.push_back(std::move(finding));
     return false;
+  }
+
+  // An entry dated after the audit runs (beyond the clock skew a writer is allowed).
+  void CheckTime(uint64_t seq, const std::string& kind, const ev::Entry& e) {
+    if (!options_.now_ms || report_->findings.size() >= options_.findings_max) return;
+    Status future = pj::CheckNotInFuture(e.recorded_at_ms, *options_.now_ms);
+    if (future.ok()) return;
+    report_->findings.push_back(Finding{
+        seq, kind, future.rule(), "entry " + std::to_string(seq) + ": " + future.message(), false});
   }
 
   void CheckAttestation(uint64_t seq, const ev::AuditAttested& a) {

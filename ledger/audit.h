@@ -63,6 +63,9 @@ struct AuditOptions {
   std::vector<std::string> checkpoint_notes;  // signed notes to check, besides the stored ones
   std::function<void(uint64_t)> progress;     // called with entries done
   size_t findings_max = 1000;     // stop collecting rule findings past this many
+  // The auditor's clock (UTC ms). With check_rules, an entry dated later than it plus
+  // projections::kClockSkewMsMax is a rule finding "time.future". Default: not checked.
+  std::optional<int64_t> now_ms;
 };
 
 struct AuditReport {

@@ -215,7 +215,8 @@ Status CheckNextEntry(const pj::LedgerState& state, const StoredEntry& sealed, b
   return pj::Validate(state, e).WithPrefix(where);
 }
 
-Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, const std::function<void(uint64_t)>& progress) {
+Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,
+                     const std::function<void(uint64_t)>& progress) {
   LEDGER_CHECK(ledger != nullptr);
   if (entries.empty()) return Status::InvalidArgument("nothing to import");
   // 1. Signatures on every core. Keys are identified by the hash of their bytes, so every key
@@ -239,6 +240,8 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, const
   // 2. Dry run on a copy of the state: nothing is written unless every entry passes.
   pj::LedgerState dry = ledger->state();
   for (const StoredEntry& s : entries) {
+    Status future = pj::CheckNotInFuture(s.entry.recorded_at_ms, now_ms);
+    if (!future.ok()) return future.WithPrefix("entry " + std::to_string(s.entry.seq));
     LEDGER_RETURN_IF_ERROR(CheckNextEntry(dry, s, /*signature_checked=*/true));
     pj::Apply(&dry, pj::EntryContext{&s.entry, s.leaf_hash});
     dry.dirty.clear();
@@ -246,7 +249,8 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, const
   // 3. Commit in groups; each group is one synced WriteBatch that re-checks its entries.
   for (size_t begin = 0; begin < entries.size(); begin += kImportGroupEntries) {
     size_t count = std::min(kImportGroupEntries, entries.size() - begin);
-    LEDGER_RETURN_IF_ERROR(ledger->AppendSigned(entries.subspan(begin, count), /*signatures_verified=*/true));
+    LEDGER_RETURN_IF_ERROR(
+        ledger->AppendSigned(entries.subspan(begin, count), now_ms, /*signatures_verified=*/true));
     if (progress) progress(begin + count);
   }
   return Status::Ok();

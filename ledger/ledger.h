@@ -71,21 +71,28 @@ class Ledger {
   const projections::LedgerState& state() const { return state_; }
   uint64_t size() const { return state_.info.head_seq; }
 
-  // Signs and appends `requests` in order, all or nothing, recorded at `at_ms` (which may not
-  // be earlier than the head's). Every entry passes projections::Validate against the state
-  // left by the ones before it. On error nothing is written, the state is as before, and the
+  // Signs and appends `requests` in order, all or nothing, recorded at `at_ms`, which may not
+  // be earlier than the head's (kInvalidArgument) nor later than `now_ms`, the writer's clock,
+  // plus projections::kClockSkewMsMax (kRejected "time.future"). Every entry passes
+  // projections::Validate against the state left by the ones before it, and is signed only if
+  // the reader would accept its bytes (events::EncodeEntryForSigning; kInvalidArgument naming
+  // the limit otherwise). On error nothing is written, the state is as before, and the
   // status names the failing request ("request 3: …"). An idempotent retry (same key, same
   // signer and body) returns the first seq; the same key with other content is
   // kRejected("idempotency.conflict").
   virtual Result<std::vector<AppendResult>> Append(const events::PrivateKey& signer,
-                                                   std::span<const AppendRequest> requests, int64_t at_ms) = 0;
+                                                   std::span<const AppendRequest> requests,
+                                                   int64_t at_ms, int64_t now_ms) = 0;
 
   // Appends entries signed elsewhere (import), verifying each exactly as audit does: decoding,
-  // ledger id, seq, prev hash, time order, signature, rules. All or nothing per call.
+  // ledger id, seq, prev hash, time order, signature, rules; and none may be dated later than
+  // `now_ms` (the importer's clock) plus projections::kClockSkewMsMax ("time.future"), or the
+  // copy would refuse every write at the real time. All or nothing per call.
   // `signatures_verified`: the caller has already verified every signature against the key
   // its signer id names (ImportEntries does, on all cores); the signer's registration and
   // rights are still checked here.
-  virtual Status AppendSigned(std::span<const StoredEntry> entries, bool signatures_verified = false) = 0;
+  virtual Status AppendSigned(std::span<const StoredEntry> entries, int64_t now_ms,
+                              bool signatures_verified = false) = 0;
 
   // Entry `seq` (1-based), its signature re-verified and its bytes decoded. kNotFound past the
   // head; kCorruption if the stored bytes do not decode or verify.

@@ -98,9 +98,11 @@ class RocksLedger : public Ledger {
   // Checks the storage format and that the head entry matches the loaded projections (Open).
   Status CheckOnOpen() const;
 
-  Result<std::vector<AppendResult>> Append(const ev::PrivateKey& signer, std::span<const AppendRequest> requests,
-                                           int64_t at_ms) override;
-  Status AppendSigned(std::span<const StoredEntry> entries, bool signatures_verified) override;
+  Result<std::vector<AppendResult>> Append(const ev::PrivateKey& signer,
+                                           std::span<const AppendRequest> requests, int64_t at_ms,
+                                           int64_t now_ms) override;
+  Status AppendSigned(std::span<const StoredEntry> entries, int64_t now_ms,
+                      bool signatures_verified) override;
   Result<StoredEntry> Read(uint64_t seq) const override;
   Result<Bytes> ReadRaw(uint64_t seq) const override;
   Result<uint64_t> CountStoredEntries() const override;
@@ -286,7 +288,8 @@ void RocksLedger::Rollback() {
 }
 
 Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& signer,
-                                                      std::span<const AppendRequest> requests, int64_t at_ms) {
+                                                      std::span<const AppendRequest> requests,
+                                                      int64_t at_ms, int64_t now_ms) {
   LEDGER_RETURN_IF_ERROR(NeedWriter());
   LEDGER_CHECK(state_.dirty.empty());
   if (requests.empty()) return Status::InvalidArgument("nothing to append");
@@ -295,6 +298,7 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
     return Status::InvalidArgument("time " + ev::FormatInstant(at_ms) + " is earlier than the head entry's " +
                                    ev::FormatInstant(state_.info.head_recorded_at_ms));
   }
+  LEDGER_RETURN_IF_ERROR(pj::CheckNotInFuture(at_ms, now_ms));
   rocksdb::WriteBatch batch;
   std::vector<AppendResult> results;
   for (size_t i = 0; i < requests.size(); ++i) {
@@ -320,8 +324,15 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
       Rollback();
       return prefixed(valid);
     }
+    // Signed only if the reader takes it back: an entry over a reader's limit, once written,
+    // would keep the ledger from opening.
+    auto encoded = ev::EncodeEntryForSigning(e);
+    if (!encoded.ok()) {
+      Rollback();
+      return prefixed(encoded.status());
+    }
     StoredEntry sealed;
-    sealed.entry_bytes = ev::EncodeEntry(e);
+    sealed.entry_bytes = std::move(*encoded);
     sealed.signature = signer.Sign(sealed.entry_bytes);
     // Pair assertion: what we are about to store verifies exactly as audit will check it.
     LEDGER_CHECK(ev::Ed25519Verify(signer.public_key(), sealed.entry_bytes, sealed.signature));
@@ -339,13 +350,16 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
   return results;
 }
 
-Status RocksLedger::AppendSigned(std::span<const StoredEntry> entries, bool signatures_verified) {
+Status RocksLedger::AppendSigned(std::span<const StoredEntry> entries, int64_t now_ms,
+                                 bool signatures_verified) {
   LEDGER_RETURN_IF_ERROR(NeedWriter());
   LEDGER_CHECK(state_.dirty.empty());
   if (entries.size() > kBatchEntriesMax) return Status::InvalidArgument("batch too large");
   rocksdb::WriteBatch batch;
   for (const StoredEntry& sealed : entries) {
-    Status s = CheckNextEntry(state_, sealed, signatures_verified);
+    Status s = pj::CheckNotInFuture(sealed.entry.recorded_at_ms, now_ms);
+    if (!s.ok()) s = s.WithPrefix("entry " + std::to_string(sealed.entry.seq));
+    if (s.ok()) s = CheckNextEntry(state_, sealed, signatures_verified);
     if (s.ok()) s = Stage(sealed, &batch);
     if (!s.ok()) {
       Rollback();
@@ -551,21 +565,23 @@ Result<StoredEntry> SplitStoredValue(std::span<const uint8_t> value) {
   return out;
 }
 
-Result<std::unique_ptr<Ledger>> Ledger::Create(const std::string& path, const ev::PrivateKey& authority,
+Result<std::unique_ptr<Ledger>> Ledger::Create(const std::string& path,
+                                               const ev::PrivateKey& authority,
                                                const ev::LedgerCreated& created, int64_t at_ms) {
-  LEDGER_ASSIGN_OR_RETURN(auto db, CreateDb(path));
   ev::Entry e;
   ev::RandomBytes(e.ledger_id);
   e.seq = 1;
   e.recorded_at_ms = at_ms;
   e.signer = authority.key_id();
   e.body = created;
-  LEDGER_RETURN_IF_ERROR(pj::Validate(db->state(), e));
+  // Entry 1 is checked and sealed before the directory is made, so a refused one leaves none.
+  LEDGER_RETURN_IF_ERROR(pj::Validate(pj::LedgerState{}, e));
   StoredEntry sealed;
-  sealed.entry_bytes = ev::EncodeEntry(e);
+  LEDGER_ASSIGN_OR_RETURN(sealed.entry_bytes, ev::EncodeEntryForSigning(e));
   sealed.signature = authority.Sign(sealed.entry_bytes);
   sealed.leaf_hash = ev::EntryLeafHash(sealed.entry_bytes, sealed.signature);
   sealed.entry = e;
+  LEDGER_ASSIGN_OR_RETURN(auto db, CreateDb(path));
   LEDGER_RETURN_IF_ERROR(db->Initialize(sealed));
   return std::unique_ptr<Ledger>(std::move(db));
 }

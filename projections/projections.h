@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "events/model.h"
@@ -135,6 +136,13 @@ Hash ContentDigest(const events::Entry& entry);
 
 // ---- Rules ----
 
+// The form in which key holders are compared for separation of duties: Unicode NFKC with case
+// folding (ICU's NFKC_Casefold, which also drops default-ignorable characters such as zero
+// width spaces), every run of Unicode white space as one space, none at either end. So
+// "Li Na", "LI NA ", "Ｌｉ　Ｎａ" are one person. Pure and deterministic; invalid UTF-8 (which
+// Validate refuses) has its bad bytes replaced by U+FFFD. Stored holders keep their spelling.
+std::string NormalizeHolder(std::string_view holder);
+
 // Context the fold cannot see in the entry itself.
 struct EntryContext {
   const events::Entry* entry = nullptr;  // not owned
@@ -146,6 +154,16 @@ struct EntryContext {
 // pool and term. Chain links and signatures are the ledger's (checked on raw bytes).
 // Returns kRejected with a rule code (DESIGN.md §10) or kInvalidArgument for malformed values.
 Status Validate(const LedgerState& state, const events::Entry& entry);
+
+// How far a write's recordedAt may run ahead of the writer's clock. recordedAt never
+// decreases, so an entry dated far ahead would refuse every later write made at the real time
+// (and import would carry that into every copy); clocks of honest machines differ by seconds.
+inline constexpr int64_t kClockSkewMsMax = 5 * 60 * 1000;
+
+// The rule "time.future": kRejected if `recorded_at_ms` is later than `now_ms` (the clock of
+// the machine that writes, imports or audits, passed in: projections read no clock) plus
+// kClockSkewMsMax. Writing in the past stays possible (never earlier than the head).
+Status CheckNotInFuture(int64_t recorded_at_ms, int64_t now_ms);
 
 // Applies `entry` to `state`, recording changed row keys in state->dirty. Total: entries that
 // broke a rule (seen during audit) are applied as the writer would have, never crash.

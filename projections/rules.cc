@@ -91,7 +91,7 @@ class Validator {
   Validator(const LedgerState& state, const ev::Entry& entry) : state_(state), entry_(entry) {}
 
   Status Run() {
-    LEDGER_RETURN_IF_ERROR(ev::CheckTextIsUtf8(entry_));
+    LEDGER_RETURN_IF_ERROR(ev::CheckEntryText(entry_));
     if (!entry_.idempotency_key.empty()) {
       auto it = state_.idempotency.find("idem/" + entry_.idempotency_key);
       if (it != state_.idempotency.end()) {
@@ -152,7 +152,9 @@ class Validator {
   Status On(const ev::KeyRegistered& e) {
     LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kAdmin}, "registering a key"));
     if (e.role == ev::Role::kAuthority) return Reject("role", "the authority role is given only at init");
-    if (e.unit.empty() || e.holder.empty()) return Status::InvalidArgument("key needs a unit and a holder");
+    if (e.unit.empty() || NormalizeHolder(e.holder).empty()) {
+      return Status::InvalidArgument("key needs a unit and a holder");
+    }
     if (state_.FindKey(ev::KeyIdOf(e.public_key)) != nullptr) {
       return Reject("key.duplicate", "key " + ev::Hex(ev::KeyIdOf(e.public_key)).substr(0, 16) + "… is already registered");
     }
@@ -165,7 +167,23 @@ class Validator {
     if (key == nullptr) return Reject("key.unknown", "key " + ev::Hex(e.key_id) + " is not registered");
     if (key->revoked_seq != 0) return Reject("key.revoked", "key of " + key->holder + " is already revoked");
     if (e.reason.empty()) return Status::InvalidArgument("a revocation needs a reason");
+    // Only an admin (or the authority) registers keys: with none left, no key could ever be
+    // registered or revoked again.
+    if (IsAdmin(key->role) && !AdminRemainsWithout(RowKeyKey(e.key_id))) {
+      return Reject("key.last_admin", "revoking the " + std::string(ev::RoleName(key->role)) +
+                                          " key of " + key->holder +
+                                          " would leave no admin or authority key; "
+                                          "register another admin first");
+    }
     return Status::Ok();
+  }
+
+  // Whether an unrevoked admin or authority key other than row `row_key` exists.
+  bool AdminRemainsWithout(const std::string& row_key) const {
+    for (const auto& [row, info] : state_.keys) {
+      if (row != row_key && info.revoked_seq == 0 && IsAdmin(info.role)) return true;
+    }
+    return false;
   }
 
   Status On(const ev::PolicyPublished& e) {
@@ -332,9 +350,13 @@ class Validator {
                                           "; cannot " + what);
   }
 
-  // Separation of duties by key and by holder: one person may hold several keys.
+  // Separation of duties by key and by holder: one person may hold several keys, registered
+  // with the name spelt differently (case, spaces, full-width forms): holders are compared
+  // as NormalizeHolder gives them.
   Status NotSame(const KeyId& other_key, const std::string& other_holder, const char* rule, const char* what) {
-    if (entry_.signer == other_key || (!other_holder.empty() && signer_->holder == other_holder)) {
+    if (entry_.signer == other_key ||
+        (!other_holder.empty() &&
+         NormalizeHolder(signer_->holder) == NormalizeHolder(other_holder))) {
       return Reject(rule, std::string(what) + " (" + signer_->holder + ")");
     }
     return Status::Ok();
@@ -536,6 +558,17 @@ Hash ContentDigest(const ev::Entry& entry) {
 
 Status Validate(const LedgerState& state, const ev::Entry& entry) {
   return Validator(state, entry).Run();
+}
+
+Status CheckNotInFuture(int64_t recorded_at_ms, int64_t now_ms) {
+  int64_t latest = 0;
+  if (!ev::CheckedAdd(now_ms, kClockSkewMsMax, &latest) || recorded_at_ms <= latest) {
+    return Status::Ok();
+  }
+  return Reject("time.future", "recordedAt " + ev::FormatInstant(recorded_at_ms) +
+                                   " is later than the clock " + ev::FormatInstant(now_ms) +
+                                   " plus " + std::to_string(kClockSkewMsMax / 60'000) +
+                                   " minutes");
 }
 
 void SplitAward(const ev::Measure& measure, int64_t amount_fen, int64_t* city_fen, int64_t* district_fen) {

@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config librocksdb-dev libcapnp-dev capnproto libssl-dev openssl
           libspdlog-dev libfmt-dev libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev
-          libxlsxwriter-dev zlib1g-dev libcairo2-dev libpango1.0-dev fonts-noto-cjk
+          libicu-dev libxlsxwriter-dev zlib1g-dev libcairo2-dev libpango1.0-dev fonts-noto-cjk
           hledger poppler-utils python3-openpyxl)
 missing=()
 for p in "${packages[@]}"; do

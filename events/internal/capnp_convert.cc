@@ -21,8 +21,15 @@ bool CopyFixed(capnp::Data::Reader in, std::array<uint8_t, N>* out) {
 
 std::string Str(capnp::Text::Reader text) { return std::string(text.cStr(), text.size()); }
 
+// The whole string, NULs included: Cap'n Proto's conversion from std::string goes through
+// c_str() and would silently cut the text at its first NUL, so the signed bytes would hold
+// less than the entry that was checked. Kept whole, a NUL reaches the text check and is refused.
+capnp::Text::Reader Txt(const std::string& text) {
+  return capnp::Text::Reader(text.data(), text.size());
+}
+
 void TextList(const std::vector<std::string>& in, capnp::List<capnp::Text>::Builder out) {
-  for (unsigned i = 0; i < in.size(); ++i) out.set(i, in[i]);
+  for (unsigned i = 0; i < in.size(); ++i) out.set(i, Txt(in[i]));
 }
 
 std::vector<std::string> TextList(capnp::List<capnp::Text>::Reader in) {
@@ -35,17 +42,17 @@ std::vector<std::string> TextList(capnp::List<capnp::Text>::Reader in) {
 // ---- Policy ----
 
 void TrackToCapnp(const Track& in, s::Track::Builder out) {
-  out.setId(in.id);
-  out.setNameEn(in.name_en);
-  out.setNameZh(in.name_zh);
-  out.setBasisKind(in.basis_kind);
+  out.setId(Txt(in.id));
+  out.setNameEn(Txt(in.name_en));
+  out.setNameZh(Txt(in.name_zh));
+  out.setBasisKind(Txt(in.basis_kind));
   out.setRateCeilingBp(in.rate_ceiling_bp);
   auto caps = out.initCaps(static_cast<unsigned>(in.caps.size()));
   for (unsigned i = 0; i < in.caps.size(); ++i) {
     caps[i].setScope(static_cast<s::CapScope>(in.caps[i].scope));
     caps[i].setAmountFen(in.caps[i].amount_fen);
-    caps[i].setSource(in.caps[i].source);
-    caps[i].setNote(in.caps[i].note);
+    caps[i].setSource(Txt(in.caps[i].source));
+    caps[i].setNote(Txt(in.caps[i].note));
   }
   out.setPeriodYears(in.period_years);
   auto kinds = out.initEligibleKinds(static_cast<unsigned>(in.eligible_kinds.size()));
@@ -55,21 +62,21 @@ void TrackToCapnp(const Track& in, s::Track::Builder out) {
   auto attrs = out.initRequiredAttributes(static_cast<unsigned>(in.required_attributes.size()));
   for (unsigned i = 0; i < in.required_attributes.size(); ++i) {
     const AttributeRule& rule = in.required_attributes[i];
-    attrs[i].setKey(rule.key);
+    attrs[i].setKey(Txt(rule.key));
     attrs[i].setTest(static_cast<s::AttributeTest>(rule.test));
     TextList(rule.values, attrs[i].initValues(static_cast<unsigned>(rule.values.size())));
-    attrs[i].setSource(rule.source);
-    attrs[i].setNote(rule.note);
+    attrs[i].setSource(Txt(rule.source));
+    attrs[i].setNote(Txt(rule.note));
   }
   out.setBoundedByBasisOnly(in.bounded_by_basis_only);
-  out.setSource(in.source);
-  out.setNote(in.note);
+  out.setSource(Txt(in.source));
+  out.setNote(Txt(in.note));
 }
 
 void MeasureToCapnp(const Measure& in, s::Measure::Builder out) {
-  out.setId(in.id);
-  out.setNameEn(in.name_en);
-  out.setNameZh(in.name_zh);
+  out.setId(Txt(in.id));
+  out.setNameEn(Txt(in.name_en));
+  out.setNameZh(Txt(in.name_zh));
   out.setMoneyRule(in.money_rule);
   out.setAnnualBudgetCapStated(in.annual_budget_cap_stated);
   out.setAnnualBudgetCapFen(in.annual_budget_cap_fen);
@@ -80,10 +87,10 @@ void MeasureToCapnp(const Measure& in, s::Measure::Builder out) {
   auto cf = out.initCoFunding();
   cf.setCityShareBp(in.co_funding.city_share_bp);
   cf.setDistrictShareBp(in.co_funding.district_share_bp);
-  cf.setSource(in.co_funding.source);
-  cf.setNote(in.co_funding.note);
-  out.setSource(in.source);
-  out.setNote(in.note);
+  cf.setSource(Txt(in.co_funding.source));
+  cf.setNote(Txt(in.co_funding.note));
+  out.setSource(Txt(in.source));
+  out.setNote(Txt(in.note));
 }
 
 // Enum values beyond the ones this release knows are refused, never cast blindly.
@@ -154,98 +161,98 @@ struct BodyWriter {
   s::Entry::Body::Builder out;
   void operator()(const LedgerCreated& e) {
     auto b = out.initLedgerCreated();
-    b.setName(e.name);
+    b.setName(Txt(e.name));
     b.setAuthorityPublicKey(AsData(e.authority_public_key));
-    b.setAuthorityUnit(e.authority_unit);
-    b.setAuthorityHolder(e.authority_holder);
-    b.setCurrency(e.currency);
-    b.setMinorUnit(e.minor_unit);
+    b.setAuthorityUnit(Txt(e.authority_unit));
+    b.setAuthorityHolder(Txt(e.authority_holder));
+    b.setCurrency(Txt(e.currency));
+    b.setMinorUnit(Txt(e.minor_unit));
     b.setMinorPerMajor(e.minor_per_major);
   }
   void operator()(const KeyRegistered& e) {
     auto b = out.initKeyRegistered();
     b.setPublicKey(AsData(e.public_key));
     b.setRole(static_cast<s::Role>(e.role));
-    b.setUnit(e.unit);
-    b.setHolder(e.holder);
+    b.setUnit(Txt(e.unit));
+    b.setHolder(Txt(e.holder));
   }
   void operator()(const KeyRevoked& e) {
     auto b = out.initKeyRevoked();
     b.setKeyId(AsData(e.key_id));
-    b.setReason(e.reason);
+    b.setReason(Txt(e.reason));
   }
   void operator()(const PolicyPublished& e) {
     auto b = out.initPolicyPublished();
     ToCapnp(e.policy, b.initPolicy());
-    b.setEffectiveFrom(e.effective_from);
+    b.setEffectiveFrom(Txt(e.effective_from));
   }
   void operator()(const RecipientRegistered& e) {
     auto b = out.initRecipientRegistered();
-    b.setRecipientId(e.recipient_id);
-    b.setName(e.name);
+    b.setRecipientId(Txt(e.recipient_id));
+    b.setName(Txt(e.name));
     b.setKind(static_cast<s::RecipientKind>(e.kind));
-    b.setDistrict(e.district);
+    b.setDistrict(Txt(e.district));
     TextList(e.related_parties, b.initRelatedParties(static_cast<unsigned>(e.related_parties.size())));
   }
   void operator()(const BudgetAllocated& e) {
     auto b = out.initBudgetAllocated();
-    b.setMeasure(e.measure);
+    b.setMeasure(Txt(e.measure));
     b.setFiscalYear(e.fiscal_year);
     b.setAmountFen(e.amount_fen);
-    b.setSource(e.source);
+    b.setSource(Txt(e.source));
   }
   void operator()(const ApplicationSubmitted& e) {
     auto b = out.initApplicationSubmitted();
-    b.setApplicationId(e.application_id);
-    b.setRecipientId(e.recipient_id);
-    b.setMeasure(e.measure);
-    b.setTrack(e.track);
+    b.setApplicationId(Txt(e.application_id));
+    b.setRecipientId(Txt(e.recipient_id));
+    b.setMeasure(Txt(e.measure));
+    b.setTrack(Txt(e.track));
     b.setFiscalYear(e.fiscal_year);
     b.setBasisFen(e.basis_fen);
-    b.setBasisKind(e.basis_kind);
+    b.setBasisKind(Txt(e.basis_kind));
     auto attrs = b.initAttributes(static_cast<unsigned>(e.attributes.size()));
     for (unsigned i = 0; i < e.attributes.size(); ++i) {
-      attrs[i].setKey(e.attributes[i].key);
-      attrs[i].setValue(e.attributes[i].value);
+      attrs[i].setKey(Txt(e.attributes[i].key));
+      attrs[i].setValue(Txt(e.attributes[i].value));
     }
     auto evidence = b.initEvidence(static_cast<unsigned>(e.evidence.size()));
     for (unsigned i = 0; i < e.evidence.size(); ++i) evidence.set(i, AsData(e.evidence[i]));
   }
   void operator()(const ApplicationApproved& e) {
     auto b = out.initApplicationApproved();
-    b.setApplicationId(e.application_id);
-    b.setNote(e.note);
+    b.setApplicationId(Txt(e.application_id));
+    b.setNote(Txt(e.note));
   }
   void operator()(const ApplicationRejected& e) {
     auto b = out.initApplicationRejected();
-    b.setApplicationId(e.application_id);
-    b.setReason(e.reason);
+    b.setApplicationId(Txt(e.application_id));
+    b.setReason(Txt(e.reason));
   }
   void operator()(const AwardGranted& e) {
     auto b = out.initAwardGranted();
-    b.setApplicationId(e.application_id);
+    b.setApplicationId(Txt(e.application_id));
     b.setAmountFen(e.amount_fen);
     b.setCityFen(e.city_fen);
     b.setDistrictFen(e.district_fen);
-    b.setJustification(e.justification);
+    b.setJustification(Txt(e.justification));
   }
   void operator()(const AwardRevoked& e) {
     auto b = out.initAwardRevoked();
-    b.setApplicationId(e.application_id);
+    b.setApplicationId(Txt(e.application_id));
     b.setAmountFen(e.amount_fen);
-    b.setReason(e.reason);
+    b.setReason(Txt(e.reason));
   }
   void operator()(const PayoutDisbursed& e) {
     auto b = out.initPayoutDisbursed();
-    b.setApplicationId(e.application_id);
+    b.setApplicationId(Txt(e.application_id));
     b.setAmountFen(e.amount_fen);
-    b.setReference(e.reference);
+    b.setReference(Txt(e.reference));
   }
   void operator()(const PayoutReversed& e) {
     auto b = out.initPayoutReversed();
-    b.setApplicationId(e.application_id);
+    b.setApplicationId(Txt(e.application_id));
     b.setAmountFen(e.amount_fen);
-    b.setReason(e.reason);
+    b.setReason(Txt(e.reason));
   }
   void operator()(const AuditAttested& e) {
     auto b = out.initAuditAttested();
@@ -388,25 +395,25 @@ std::string BodyFromCapnp(s::Entry::Body::Reader in, Body* out) {
 }
 
 void ToCapnp(const Policy& in, s::Policy::Builder out) {
-  out.setId(in.id);
-  out.setVersion(in.version);
-  out.setTitleZh(in.title_zh);
-  out.setTitleEn(in.title_en);
-  out.setIssuer(in.issuer);
-  out.setTermStart(in.term_start);
-  out.setTermEnd(in.term_end);
-  out.setCurrency(in.currency);
+  out.setId(Txt(in.id));
+  out.setVersion(Txt(in.version));
+  out.setTitleZh(Txt(in.title_zh));
+  out.setTitleEn(Txt(in.title_en));
+  out.setIssuer(Txt(in.issuer));
+  out.setTermStart(Txt(in.term_start));
+  out.setTermEnd(Txt(in.term_end));
+  out.setCurrency(Txt(in.currency));
   auto units = out.initUnits(static_cast<unsigned>(in.units.size()));
   for (unsigned i = 0; i < in.units.size(); ++i) {
-    units[i].setCode(in.units[i].code);
-    units[i].setNameEn(in.units[i].name_en);
-    units[i].setNameZh(in.units[i].name_zh);
-    units[i].setKind(in.units[i].kind);
+    units[i].setCode(Txt(in.units[i].code));
+    units[i].setNameEn(Txt(in.units[i].name_en));
+    units[i].setNameZh(Txt(in.units[i].name_zh));
+    units[i].setKind(Txt(in.units[i].kind));
   }
   auto measures = out.initMeasures(static_cast<unsigned>(in.measures.size()));
   for (unsigned i = 0; i < in.measures.size(); ++i) MeasureToCapnp(in.measures[i], measures[i]);
-  out.setSource(in.source);
-  out.setNote(in.note);
+  out.setSource(Txt(in.source));
+  out.setNote(Txt(in.note));
 }
 
 std::string FromCapnp(s::Policy::Reader in, Policy* out) {
@@ -441,7 +448,7 @@ void ToCapnp(const Entry& in, s::Entry::Builder out) {
   out.setPrevHash(AsData(in.prev_hash));
   out.setRecordedAt(in.recorded_at_ms);
   out.setSigner(AsData(in.signer));
-  out.setIdempotencyKey(in.idempotency_key);
+  out.setIdempotencyKey(Txt(in.idempotency_key));
   BodyToCapnp(in.body, out.initBody());
 }
 

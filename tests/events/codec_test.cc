@@ -723,14 +723,14 @@ TEST(CodecUtf8Test, InvalidUtf8TextIsRefusedAtDecodeAndByTheRules) {
   EXPECT_NE(decoded.status().message().find("recipientRegistered.name is not valid UTF-8"), std::string::npos)
       << decoded.status().message();
   EXPECT_TRUE(DecodeEntry(bytes, BytesOrigin::kStored).status().IsCorruption());
-  EXPECT_FALSE(CheckTextIsUtf8(e).ok());
+  EXPECT_FALSE(CheckEntryText(e).ok());
   // Overlong encodings and surrogates are not UTF-8 either; real Chinese text is.
   for (const char* text : {"\xc0\xaf", "\xed\xa0\x80", "\xf4\x90\x80\x80"}) {
     std::get<RecipientRegistered>(e.body).name = text;
-    EXPECT_FALSE(CheckTextIsUtf8(e).ok()) << text;
+    EXPECT_FALSE(CheckEntryText(e).ok()) << text;
   }
   std::get<RecipientRegistered>(e.body).name = "深圳市人工智能有限公司";
-  EXPECT_TRUE(CheckTextIsUtf8(e).ok());
+  EXPECT_TRUE(CheckEntryText(e).ok());
 }
 
 }  // namespace

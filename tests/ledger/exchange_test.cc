@@ -35,6 +35,7 @@ namespace ev = ::fundledger::events;
 namespace pj = ::fundledger::projections;
 using ::testing::HasSubstr;
 using nlohmann::json;
+using testutil::FixedClockMs;
 
 std::vector<std::string> SplitLines(const std::string& text) { return testutil::NonEmptyLines(text); }
 
@@ -138,7 +139,7 @@ class ExchangeTest : public testutil::LedgerFixture {
                                 const std::string& name) {
     std::unique_ptr<Ledger> target = FreshForImport(name);
     if (target == nullptr) return Status::IOError("no target");
-    Status s = ImportEntries(target.get(), entries, nullptr);
+    Status s = ImportEntries(target.get(), entries, FixedClockMs(), nullptr);
     EXPECT_FALSE(s.ok()) << "the import was accepted";
     EXPECT_TRUE(s.IsCorruption() || s.IsRejected() || s.IsInvalidArgument()) << s.ToString();
     EXPECT_THAT(s.message(), HasSubstr(where)) << s.ToString();
@@ -172,7 +173,8 @@ TEST_F(ExchangeTest, ExportImportExportIsByteIdenticalAndAuditsTheSame) {
     std::unique_ptr<Ledger> imported = FreshForImport(name);
     ASSERT_NE(imported, nullptr);
     std::vector<uint64_t> progress;
-    Status s = ImportEntries(imported.get(), entries, [&progress](uint64_t done) { progress.push_back(done); });
+    Status s = ImportEntries(imported.get(), entries, FixedClockMs(),
+                             [&progress](uint64_t done) { progress.push_back(done); });
     ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_EQ(imported->size(), size_);
     ASSERT_FALSE(progress.empty());
@@ -194,6 +196,35 @@ TEST_F(ExchangeTest, ExportImportExportIsByteIdenticalAndAuditsTheSame) {
     EXPECT_EQ(*RootAt((*reopened)->tree(), size_), root);
     EXPECT_EQ(pj::StateHash((*reopened)->state()), pj::StateHash(ledger_->state()));
   }
+}
+
+// An export whose entries are dated ahead of the importer's clock would make the copy refuse
+// every write at the real time: the import is refused whole, before any group is committed.
+TEST_F(ExchangeTest, ImportOfEntriesDatedLaterThanTheImportersClockIsRefusedWhole) {
+  const std::vector<StoredEntry> entries = MustParse(Export(*ledger_, false), false);
+  ASSERT_GT(entries.size(), 10u);
+  // The clock reads the time of entry 10: entries more than the skew later are "in the future".
+  const int64_t clock = entries[9].entry.recorded_at_ms;
+  size_t first_ahead = 0;
+  while (entries[first_ahead].entry.recorded_at_ms <= clock + pj::kClockSkewMsMax) ++first_ahead;
+  std::unique_ptr<Ledger> target = FreshForImport("from-the-future");
+  ASSERT_NE(target, nullptr);
+  Status s = ImportEntries(target.get(), entries, clock, nullptr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_TRUE(s.IsRejected()) << s.ToString();
+  EXPECT_EQ(s.rule(), "time.future");
+  EXPECT_THAT(s.message(), HasSubstr("entry " + std::to_string(first_ahead + 1) + ": recordedAt"));
+  EXPECT_EQ(target->size(), 0u);
+  Result<uint64_t> stored = target->CountStoredEntries();
+  EXPECT_TRUE(stored.ok() && *stored == 0u);
+  // Group commits check it too (AppendSigned is what each group goes through).
+  Status group = target->AppendSigned(std::span(entries).first(first_ahead + 1), clock);
+  EXPECT_EQ(group.rule(), "time.future") << group.ToString();
+  EXPECT_EQ(target->size(), 0u);
+  // At a clock after the last entry, the same import succeeds.
+  EXPECT_TRUE(
+      ImportEntries(target.get(), entries, entries.back().entry.recorded_at_ms, nullptr).ok());
+  EXPECT_EQ(target->size(), entries.size());
 }
 
 TEST_F(ExchangeTest, PartialExportsConcatenateToTheWholeExport) {
@@ -291,9 +322,9 @@ TEST_F(ExchangeTest, ImportRefusesAnotherLedgersEntries) {
     SCOPED_TRACE("the other ledger's next entries imported into a copy of this ledger");
     std::unique_ptr<Ledger> copy = FreshForImport("copy");
     ASSERT_NE(copy, nullptr);
-    ASSERT_TRUE(ImportEntries(copy.get(), mine, nullptr).ok());
+    ASSERT_TRUE(ImportEntries(copy.get(), mine, FixedClockMs(), nullptr).ok());
     const Hash head = copy->state().info.head_hash;
-    Status s = ImportEntries(copy.get(), std::span(theirs).subspan(size_), nullptr);
+    Status s = ImportEntries(copy.get(), std::span(theirs).subspan(size_), FixedClockMs(), nullptr);
     EXPECT_TRUE(s.IsCorruption()) << s.ToString();
     EXPECT_EQ(copy->size(), size_);
     EXPECT_EQ(copy->state().info.head_hash, head);
@@ -357,7 +388,7 @@ TEST_F(ExchangeTest, ParseExportRefusesMalformedJsonNamingTheLine) {
   EXPECT_TRUE(none.empty());
   std::unique_ptr<Ledger> target = FreshForImport("empty");
   ASSERT_NE(target, nullptr);
-  EXPECT_TRUE(ImportEntries(target.get(), none, nullptr).IsInvalidArgument());
+  EXPECT_TRUE(ImportEntries(target.get(), none, FixedClockMs(), nullptr).IsInvalidArgument());
 }
 
 TEST_F(ExchangeTest, ImportIntoALedgerHoldingTheFirstHalfContinuesItsChain) {
@@ -367,7 +398,7 @@ TEST_F(ExchangeTest, ImportIntoALedgerHoldingTheFirstHalfContinuesItsChain) {
   {
     std::unique_ptr<Ledger> target = FreshForImport("halves");
     ASSERT_NE(target, nullptr);
-    ASSERT_TRUE(ImportEntries(target.get(), all.first(half), nullptr).ok());
+    ASSERT_TRUE(ImportEntries(target.get(), all.first(half), FixedClockMs(), nullptr).ok());
     EXPECT_EQ(target->size(), half);
   }
   Result<std::unique_ptr<Ledger>> reopened = Ledger::Open(dir_->Sub("halves"), OpenMode::kWriter);
@@ -376,11 +407,12 @@ TEST_F(ExchangeTest, ImportIntoALedgerHoldingTheFirstHalfContinuesItsChain) {
   ASSERT_EQ(target.size(), half);
 
   // Importing the first half again, or a later slice that skips entries, appends nothing.
-  EXPECT_TRUE(ImportEntries(&target, all.first(half), nullptr).IsCorruption());
-  EXPECT_TRUE(ImportEntries(&target, all.subspan(half + 1), nullptr).IsCorruption());
+  EXPECT_TRUE(ImportEntries(&target, all.first(half), FixedClockMs(), nullptr).IsCorruption());
+  EXPECT_TRUE(
+      ImportEntries(&target, all.subspan(half + 1), FixedClockMs(), nullptr).IsCorruption());
   EXPECT_EQ(target.size(), half);
 
-  Status s = ImportEntries(&target, all.subspan(half), nullptr);
+  Status s = ImportEntries(&target, all.subspan(half), FixedClockMs(), nullptr);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_EQ(target.size(), size_);
   EXPECT_TRUE(Export(target, false) == Export(*ledger_, false));

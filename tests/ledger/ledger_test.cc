@@ -35,6 +35,7 @@ namespace ev = ::fundledger::events;
 namespace pj = ::fundledger::projections;
 using ::testing::HasSubstr;
 using testutil::Digest;
+using testutil::FixedClockMs;
 using testutil::Uscc;
 
 // Every column family, key -> value.
@@ -484,7 +485,8 @@ TEST_F(LedgerTest, TamperedProjectionRowsAreFoundByAuditAndRepairedByRebuild) {
 TEST_F(LedgerTest, RetryWithSameKeyAndBodyReturnsFirstSeqAndWritesNothing) {
   AppendRequest request{ev::RecipientRegistered{Uscc(21), "idempotent co", ev::RecipientKind::kStartup, "futian", {}},
                         "retry-key-1"};
-  Result<std::vector<AppendResult>> first = ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), Later());
+  Result<std::vector<AppendResult>> first =
+      ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), Later(), FixedClockMs());
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   ASSERT_EQ(first->size(), 1u);
   EXPECT_FALSE(first->front().replayed);
@@ -494,7 +496,8 @@ TEST_F(LedgerTest, RetryWithSameKeyAndBodyReturnsFirstSeqAndWritesNothing) {
   const Dump before = DumpDb(path_);
   Reopen();
   for (int retry = 0; retry < 2; ++retry) {
-    Result<std::vector<AppendResult>> again = ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), Later());
+    Result<std::vector<AppendResult>> again =
+        ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), Later(), FixedClockMs());
     ASSERT_TRUE(again.ok()) << again.status().ToString();
     ASSERT_EQ(again->size(), 1u);
     EXPECT_TRUE(again->front().replayed);
@@ -510,29 +513,40 @@ TEST_F(LedgerTest, RetryWithSameKeyAndBodyReturnsFirstSeqAndWritesNothing) {
 TEST_F(LedgerTest, RetryWithSameKeyAndOtherBodyIsIdempotencyConflict) {
   AppendRequest request{ev::RecipientRegistered{Uscc(21), "idempotent co", ev::RecipientKind::kStartup, "futian", {}},
                         "retry-key-2"};
-  ASSERT_TRUE(ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), Later()).ok());
+  ASSERT_TRUE(
+      ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), Later(), FixedClockMs()).ok());
   AppendRequest other{ev::RecipientRegistered{Uscc(22), "another co", ev::RecipientKind::kStartup, "futian", {}},
                       "retry-key-2"};
   ExpectRefusedAndUnchanged(
-      [&] { return ledger_->Append(Key("clerk:SZ-STIB"), std::span(&other, 1), Later()).status(); },
+      [&] {
+        return ledger_->Append(Key("clerk:SZ-STIB"), std::span(&other, 1), Later(), FixedClockMs())
+            .status();
+      },
       StatusCode::kRejected, "idempotency.conflict");
 }
 
 TEST_F(LedgerTest, RetryWithSameKeyAndBodyByAnotherSignerIsIdempotencyConflict) {
   AppendRequest request{ev::RecipientRegistered{Uscc(21), "idempotent co", ev::RecipientKind::kStartup, "futian", {}},
                         "retry-key-3"};
-  ASSERT_TRUE(ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), Later()).ok());
+  ASSERT_TRUE(
+      ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), Later(), FixedClockMs()).ok());
   ExpectRefusedAndUnchanged(
-      [&] { return ledger_->Append(Key("clerk:SZ-MIIT"), std::span(&request, 1), Later()).status(); },
+      [&] {
+        return ledger_
+            ->Append(Key("clerk:SZ-MIIT"), std::span(&request, 1), Later(), FixedClockMs())
+            .status();
+      },
       StatusCode::kRejected, "idempotency.conflict");
 }
 
 TEST_F(LedgerTest, IdempotencyKeySurvivesReopen) {
   AppendRequest request{ev::BudgetAllocated{"2", 2025, 12'345, "city"}, "allocation-2025-2"};
-  Result<std::vector<AppendResult>> first = ledger_->Append(Key("treasurer"), std::span(&request, 1), Later());
+  Result<std::vector<AppendResult>> first =
+      ledger_->Append(Key("treasurer"), std::span(&request, 1), Later(), FixedClockMs());
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   Reopen();
-  Result<std::vector<AppendResult>> again = ledger_->Append(Key("treasurer"), std::span(&request, 1), Later());
+  Result<std::vector<AppendResult>> again =
+      ledger_->Append(Key("treasurer"), std::span(&request, 1), Later(), FixedClockMs());
   ASSERT_TRUE(again.ok()) << again.status().ToString();
   EXPECT_TRUE(again->front().replayed);
   EXPECT_EQ(again->front().seq, first->front().seq);
@@ -616,7 +630,8 @@ TEST_F(LedgerTest, ReaderRefusesWrites) {
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   const uint64_t size = (*reader)->size();
   AppendRequest request{ev::RecipientRegistered{Uscc(5), "r", ev::RecipientKind::kEnterprise, "futian", {}}, ""};
-  Result<std::vector<AppendResult>> appended = (*reader)->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), Later());
+  Result<std::vector<AppendResult>> appended =
+      (*reader)->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), Later(), FixedClockMs());
   EXPECT_FALSE(appended.ok());
   EXPECT_FALSE((*reader)->Rebuild().ok());
   EXPECT_FALSE((*reader)->StoreCheckpoint(1, "note").ok());
@@ -664,7 +679,7 @@ TEST_F(LedgerTest, BatchWhoseThirdRequestFailsLeavesLedgerByteForByteUnchanged) 
   Status status;
   ExpectRefusedAndUnchanged(
       [&] {
-        status = ledger_->Append(Key("clerk:SZ-STIB"), batch, Later()).status();
+        status = ledger_->Append(Key("clerk:SZ-STIB"), batch, Later(), FixedClockMs()).status();
         return status;
       },
       StatusCode::kRejected, "recipient.duplicate");
@@ -673,7 +688,8 @@ TEST_F(LedgerTest, BatchWhoseThirdRequestFailsLeavesLedgerByteForByteUnchanged) 
   // records a new entry rather than replaying one that was never written.
   const uint64_t size = ledger_->size();
   batch.pop_back();
-  Result<std::vector<AppendResult>> results = ledger_->Append(Key("clerk:SZ-STIB"), batch, Later());
+  Result<std::vector<AppendResult>> results =
+      ledger_->Append(Key("clerk:SZ-STIB"), batch, Later(), FixedClockMs());
   ASSERT_TRUE(results.ok()) << results.status().ToString();
   ASSERT_EQ(results->size(), 2u);
   EXPECT_FALSE((*results)[0].replayed);
@@ -688,11 +704,195 @@ TEST_F(LedgerTest, AppendEarlierThanTheHeadIsInvalidArgument) {
   const int64_t head_ms = ledger_->state().info.head_recorded_at_ms;
   AppendRequest request{ev::RecipientRegistered{Uscc(2), "late", ev::RecipientKind::kEnterprise, "futian", {}}, ""};
   ExpectRefusedAndUnchanged(
-      [&] { return ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), head_ms - 1).status(); },
+      [&] {
+        return ledger_
+            ->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), head_ms - 1, FixedClockMs())
+            .status();
+      },
       StatusCode::kInvalidArgument, "");
   // The head's own time is allowed (never earlier, may be equal).
-  Result<std::vector<AppendResult>> same = ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), head_ms);
+  Result<std::vector<AppendResult>> same =
+      ledger_->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), head_ms, FixedClockMs());
   EXPECT_TRUE(same.ok()) << same.status().ToString();
+}
+
+// ---------------------------------------------------------------- time, size and text at the edge
+
+TEST_F(LedgerTest, AppendDatedLaterThanTheClockPlusSkewIsRejectedAndLeavesLedgerUnchanged) {
+  Register(1);
+  // The writer's clock an hour after the head; entries may be dated up to the skew past it.
+  const int64_t clock = ledger_->state().info.head_recorded_at_ms + 3'600'000;
+  AppendRequest request{
+      ev::RecipientRegistered{Uscc(2), "dated ahead", ev::RecipientKind::kEnterprise, "futian", {}},
+      ""};
+  Status status;
+  ExpectRefusedAndUnchanged(
+      [&] {
+        status = ledger_
+                     ->Append(Key("clerk:SZ-STIB"), std::span(&request, 1),
+                              clock + pj::kClockSkewMsMax + 1, clock)
+                     .status();
+        return status;
+      },
+      StatusCode::kRejected, "time.future");
+  EXPECT_THAT(status.message(), HasSubstr("later than the clock"));
+  EXPECT_EQ(status.ExitCode(), 1);
+  // Far ahead (any registered key could try it) is refused just the same.
+  EXPECT_EQ(
+      ledger_
+          ->Append(Key("clerk:SZ-STIB"), std::span(&request, 1), testutil::At("2099-01-01"), clock)
+          .status()
+          .rule(),
+      "time.future");
+  // At the skew it is taken; so is a time in the past, after the head.
+  Result<std::vector<AppendResult>> ahead = ledger_->Append(
+      Key("clerk:SZ-STIB"), std::span(&request, 1), clock + pj::kClockSkewMsMax, clock);
+  ASSERT_TRUE(ahead.ok()) << ahead.status().ToString();
+  AuditReport report = AuditOf(*ledger_);
+  EXPECT_TRUE(report.IntegrityOk() && report.RulesOk()) << FindingsText(report);
+}
+
+TEST_F(LedgerTest, AuditReportsEntriesDatedLaterThanTheAuditRuns) {
+  Register(1);
+  const uint64_t head = Register(2);
+  const int64_t head_ms = ledger_->state().info.head_recorded_at_ms;
+  auto audit_at = [&](std::optional<int64_t> now_ms) {
+    AuditOptions options;
+    options.stored = ledger_.get();
+    options.now_ms = now_ms;
+    LedgerEntrySource source(ledger_.get());
+    Result<AuditReport> report = Audit(source, options);
+    EXPECT_TRUE(report.ok()) << report.status().ToString();
+    return report.ok() ? std::move(*report) : AuditReport{};
+  };
+  // The fixture records an entry a minute: at head - skew - 1 ms only the head is ahead.
+  AuditReport early = audit_at(head_ms - pj::kClockSkewMsMax - 1);
+  ASSERT_EQ(early.findings.size(), 1u) << FindingsText(early);
+  EXPECT_EQ(early.findings[0].seq, head);
+  EXPECT_EQ(early.findings[0].code, "time.future");
+  EXPECT_FALSE(early.findings[0].integrity);
+  EXPECT_TRUE(early.IntegrityOk());
+  EXPECT_FALSE(early.RulesOk());
+  EXPECT_TRUE(audit_at(head_ms - pj::kClockSkewMsMax).findings.empty());
+  EXPECT_TRUE(audit_at(std::nullopt).findings.empty());
+}
+
+// An entry exactly as large as the reader takes is written, reopens and audits; one more byte
+// is refused before signing (it used to be written, after which the ledger could not open).
+TEST_F(LedgerTest, LargestEntryTheReaderTakesIsWrittenOneByteMoreIsRefused) {
+  const int64_t at = Later();
+  // What Append will encode: this ledger, the next seq and head, the clerk's key.
+  auto entry_with_name = [&](uint32_t n, uint64_t seq, size_t name_bytes) {
+    ev::Entry e;
+    e.ledger_id = ledger_->state().info.ledger_id;
+    e.seq = seq;
+    e.prev_hash = ledger_->state().info.head_hash;
+    e.recorded_at_ms = at;
+    e.signer = Key("clerk:SZ-STIB").key_id();
+    e.body = ev::RecipientRegistered{
+        Uscc(n), std::string(name_bytes, 'n'), ev::RecipientKind::kEnterprise, "nanshan", {}};
+    return e;
+  };
+  // A name of 8w - 1 bytes takes w words with its NUL terminator; 8w bytes take w + 1.
+  const size_t base = ev::EncodeEntry(entry_with_name(1, ledger_->size() + 1, 7)).size() - 8;
+  ASSERT_EQ((ev::kEntryBytesMax - base) % 8, 0u);
+  const size_t largest_name = ev::kEntryBytesMax - base - 1;
+  const uint64_t seq = ledger_->size() + 1;
+  ASSERT_EQ(ev::EncodeEntry(entry_with_name(1, seq, largest_name)).size(), ev::kEntryBytesMax);
+  AppendRequest largest{
+      std::get<ev::RecipientRegistered>(entry_with_name(1, seq, largest_name).body), ""};
+  Result<std::vector<AppendResult>> written =
+      ledger_->Append(Key("clerk:SZ-STIB"), std::span(&largest, 1), at, FixedClockMs());
+  ASSERT_TRUE(written.ok()) << written.status().ToString();
+  Reopen();
+  Result<StoredEntry> read = ledger_->Read(seq);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(read->entry_bytes.size(), ev::kEntryBytesMax);
+  AuditReport report = AuditOf(*ledger_);
+  EXPECT_TRUE(report.IntegrityOk() && report.RulesOk()) << FindingsText(report);
+
+  ASSERT_EQ(ev::EncodeEntry(entry_with_name(2, seq + 1, largest_name + 1)).size(),
+            ev::kEntryBytesMax + 8);
+  AppendRequest over{
+      std::get<ev::RecipientRegistered>(entry_with_name(2, seq + 1, largest_name + 1).body), ""};
+  Status status;
+  ExpectRefusedAndUnchanged(
+      [&] {
+        status =
+            ledger_->Append(Key("clerk:SZ-STIB"), std::span(&over, 1), at, FixedClockMs()).status();
+        return status;
+      },
+      StatusCode::kInvalidArgument, "");
+  EXPECT_EQ(status.ExitCode(), 2);
+  EXPECT_THAT(status.message(),
+              HasSubstr("over the limit of " + std::to_string(ev::kEntryBytesMax) + " bytes"));
+  EXPECT_THAT(status.message(), HasSubstr("kEntryBytesMax"));
+}
+
+// A NUL inside a text used to be cut off in the signed entry while indexes and projections
+// kept the whole text: "A-1<NUL>x" passed as a new application and was signed as a second
+// "A-1". Such text, and control characters in identifiers, are refused before signing.
+TEST_F(LedgerTest, NulInTextAndControlCharactersInIdsAreRefusedAndLeaveLedgerUnchanged) {
+  ApprovedApplication();
+  const std::string recipient = Uscc(1);
+  auto application = [&](const std::string& id) {
+    return ev::ApplicationSubmitted{id,
+                                    recipient,
+                                    "2",
+                                    "standard",
+                                    2025,
+                                    400'000'000,
+                                    "compute_service_contract",
+                                    {{"rented_compute", "true"}},
+                                    {Digest("contract of " + id)}};
+  };
+  Status status;
+  ExpectRefusedAndUnchanged(
+      [&] {
+        status = Append("clerk:SZ-STIB", application(std::string("A-1\0x", 5))).status();
+        return status;
+      },
+      StatusCode::kInvalidArgument, "");
+  EXPECT_THAT(status.message(),
+              HasSubstr("applicationSubmitted.applicationId contains a NUL character"));
+  ExpectRefusedAndUnchanged(
+      [&] {
+        status = Append("clerk:SZ-STIB", ev::RecipientRegistered{Uscc(7),
+                                                                 std::string("shown\0hidden", 12),
+                                                                 ev::RecipientKind::kEnterprise,
+                                                                 "nanshan",
+                                                                 {}})
+                     .status();
+        return status;
+      },
+      StatusCode::kInvalidArgument, "");
+  EXPECT_THAT(status.message(), HasSubstr("recipientRegistered.name contains a NUL character"));
+  for (const std::string id : {"A-2\t", "A\n3", "A-4\x7f", "A-5\xc2\x85", "\x1b[31mA-6"}) {
+    SCOPED_TRACE(ev::Hex(ev::Bytes(id.begin(), id.end())));
+    ExpectRefusedAndUnchanged(
+        [&] {
+          status = Append("clerk:SZ-STIB", application(id)).status();
+          return status;
+        },
+        StatusCode::kInvalidArgument, "");
+    EXPECT_THAT(status.message(), HasSubstr("applicationId holds a control character"));
+  }
+  AppendRequest keyed{
+      ev::RecipientRegistered{Uscc(8), "keyed", ev::RecipientKind::kEnterprise, "nanshan", {}},
+      "retry\r\n"};
+  ExpectRefusedAndUnchanged(
+      [&] {
+        return ledger_->Append(Key("clerk:SZ-STIB"), std::span(&keyed, 1), Later(), FixedClockMs())
+            .status();
+      },
+      StatusCode::kInvalidArgument, "");
+  // Identifiers may hold any printable Unicode; free text may hold line breaks and tabs.
+  EXPECT_TRUE(Append("clerk:SZ-STIB", application("申请-2025-甲")).ok());
+  EXPECT_TRUE(Append("reviewer:SZ-STIB",
+                     ev::ApplicationApproved{"申请-2025-甲", "checked:\n\tcontract\tinvoice"})
+                  .ok());
+  AuditReport report = AuditOf(*ledger_);
+  EXPECT_TRUE(report.IntegrityOk() && report.RulesOk()) << FindingsText(report);
 }
 
 // ---------------------------------------------------------------- open and create

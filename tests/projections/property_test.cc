@@ -33,6 +33,7 @@ namespace {
 namespace ev = ::fundledger::events;
 namespace pj = ::fundledger::projections;
 using testutil::Digest;
+using testutil::FixedClockMs;
 using testutil::LedgerFixture;
 using testutil::ShenzhenPolicy;
 using testutil::Uscc;
@@ -321,7 +322,7 @@ class PropertyTest : public LedgerFixture {
       const pj::Hash before = pj::StateHash(ledger_->state());
       const uint64_t size = ledger_->size();
       clock_ms_ += 60'000;
-      auto result = ledger_->Append(Key(op.signer), op.requests, clock_ms_);
+      auto result = ledger_->Append(Key(op.signer), op.requests, clock_ms_, FixedClockMs());
       if (!result.ok()) {
         ASSERT_NE(result.status().code(), StatusCode::kIOError) << result.status().ToString();
         ASSERT_NE(result.status().code(), StatusCode::kCorruption) << result.status().ToString();

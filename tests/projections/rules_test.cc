@@ -35,6 +35,7 @@ using ::testing::Contains;
 using ::testing::HasSubstr;
 using testutil::At;
 using testutil::Digest;
+using testutil::FixedClockMs;
 using testutil::LedgerFixture;
 using testutil::ShenzhenPolicy;
 using testutil::Uscc;
@@ -881,6 +882,79 @@ TEST_F(RulesTest, TreasurerWhoIsTheAwardingReviewerCannotPay) {
   ExpectRefused("self-treasurer", ev::PayoutReversed{"pay", 100, "returned"}, "sod.award_pay");
 }
 
+// The same person registered twice by admins who spelt the name differently (case, spaces,
+// full-width forms as typed with a Chinese input method) is still one person.
+TEST_F(RulesTest, OnePersonRegisteredUnderAnotherSpellingCannotApproveTheirOwnApplication) {
+  ASSERT_TRUE(Fund("2", kYear, 10'000'000 * kYuan));
+  ASSERT_TRUE(AddKey("wang-clerk", 211, ev::Role::kClerk, "SZ-STIB", "Wang Fang"));
+  ASSERT_TRUE(AddKey("wang-reviewer", 212, ev::Role::kReviewer, "SZ-STIB", " WANG  FANG "));
+  ASSERT_TRUE(AddKey("wang-fullwidth", 213, ev::Role::kReviewer, "SZ-STIB",
+                     "\xef\xbc\xb7\xef\xbd\x81\xef\xbd\x8e\xef\xbd\x87\xe3\x80\x80"
+                     "Fang"));
+  std::string firm = NewRecipient(ev::RecipientKind::kEnterprise);
+  ASSERT_TRUE(Ok("wang-clerk", App("wf", firm, "2", "standard", 1'000'000 * kYuan)));
+  ExpectRefused("wang-reviewer", ev::ApplicationApproved{"wf", "fine"}, "sod.submit_approve");
+  ExpectRefused("wang-fullwidth", ev::ApplicationApproved{"wf", "fine"}, "sod.submit_approve");
+  ASSERT_TRUE(Ok("reviewer:SZ-STIB", ev::ApplicationApproved{"wf", "ok"}));
+  ExpectRefused("wang-reviewer", Award("wf", 100 * kYuan), "sod.submit_approve");
+  ASSERT_TRUE(Ok("reviewer:SZ-STIB", Award("wf", 100 * kYuan)));
+  ASSERT_TRUE(AddKey("reviewer-as-treasurer", 215, ev::Role::kTreasurer, "SZ-FIN",
+                     "HOLDER REVIEWER:SZ-STIB"));
+  ExpectRefused("reviewer-as-treasurer", ev::PayoutDisbursed{"wf", 100, "BANK-1"}, "sod.award_pay");
+  // Another person entirely still pays; a name that only contains the other is another name.
+  ASSERT_TRUE(AddKey("wang-fangfang", 216, ev::Role::kTreasurer, "SZ-FIN", "Wang Fangfang"));
+  EXPECT_TRUE(Ok("wang-fangfang", ev::PayoutDisbursed{"wf", 100, "BANK-2"}));
+  // A holder that normalises to nothing names nobody.
+  keys_["blank"] = std::make_unique<ev::PrivateKey>(testutil::TestKey(217));
+  Status blank = Do("admin", ev::KeyRegistered{Key("blank").public_key(), ev::Role::kClerk,
+                                               "SZ-STIB", "  \xe3\x80\x80 "});
+  EXPECT_TRUE(blank.IsInvalidArgument()) << blank.ToString();
+}
+
+TEST(NormalizeHolderTest, CaseWhiteSpaceAndCompatibilityFormsGiveOneForm) {
+  EXPECT_EQ(pj::NormalizeHolder("Li Na"), "li na");
+  EXPECT_EQ(pj::NormalizeHolder("  LI \t  NA\n"), "li na");
+  // Full-width letters and the ideographic space (NFKC), a no-break space.
+  EXPECT_EQ(pj::NormalizeHolder("\xef\xbc\xac\xef\xbd\x89\xe3\x80\x80\xef\xbc\xae\xef\xbd\x81"),
+            "li na");
+  EXPECT_EQ(pj::NormalizeHolder("Li\xc2\xa0Na"), "li na");
+  // Composed and decomposed accents; full case folding (sharp s); a zero-width space is dropped.
+  EXPECT_EQ(pj::NormalizeHolder("Jos\xc3\xa9"), pj::NormalizeHolder("JOSE\xcc\x81"));
+  EXPECT_EQ(pj::NormalizeHolder("Stra\xc3\x9f"
+                                "e"),
+            pj::NormalizeHolder("STRASSE"));
+  EXPECT_EQ(pj::NormalizeHolder("Li\xe2\x80\x8bNa"), "lina");
+  // Chinese names are kept; different names stay different.
+  EXPECT_EQ(pj::NormalizeHolder("\xe6\x9d\x8e\xe5\xa8\x9c"), "\xe6\x9d\x8e\xe5\xa8\x9c");
+  EXPECT_NE(pj::NormalizeHolder("Li Na"), pj::NormalizeHolder("Li Nan"));
+  EXPECT_NE(pj::NormalizeHolder("Li Na"), pj::NormalizeHolder("LiNa"));
+  EXPECT_EQ(pj::NormalizeHolder(" \t "), "");
+  // Deterministic: the same input, the same bytes.
+  EXPECT_EQ(pj::NormalizeHolder("Wang Fang"), pj::NormalizeHolder("Wang Fang"));
+}
+
+// Only an admin (or the authority) registers and revokes keys: with none left, the ledger
+// could never register a key again.
+TEST_F(RulesTest, RevokingTheLastAdminOrAuthorityKeyIsRefused) {
+  ASSERT_TRUE(Ok("admin", ev::KeyRevoked{Key("authority").key_id(), "authority key retired"}));
+  ExpectRefused("admin", ev::KeyRevoked{Key("admin").key_id(), "leaving"}, "key.last_admin");
+  ASSERT_TRUE(AddKey("admin2", 221, ev::Role::kAdmin, "LEDGER-ADMIN", "second admin"));
+  ASSERT_TRUE(Ok("admin2", ev::KeyRevoked{Key("admin").key_id(), "leaving"}));
+  ExpectRefused("admin2", ev::KeyRevoked{Key("admin2").key_id(), "leaving too"}, "key.last_admin");
+  // Other keys are revoked as before, and the remaining admin still registers keys.
+  EXPECT_TRUE(Ok("admin2", ev::KeyRevoked{Key("clerk:SZ-STIB").key_id(), "moved"}));
+  keys_["admin3"] = std::make_unique<ev::PrivateKey>(testutil::TestKey(222));
+  EXPECT_TRUE(Ok("admin2", ev::KeyRegistered{Key("admin3").public_key(), ev::Role::kAdmin,
+                                             "LEDGER-ADMIN", "third"}));
+}
+
+// The authority alone may go only while an admin remains.
+TEST_F(RulesTest, TheAuthorityCannotRevokeItselfAsTheLastAdminRight) {
+  ASSERT_TRUE(Ok("authority", ev::KeyRevoked{Key("admin").key_id(), "replaced"}));
+  ExpectRefused("authority", ev::KeyRevoked{Key("authority").key_id(), "retiring"},
+                "key.last_admin");
+}
+
 TEST_F(RulesTest, RevokedKeyIsRefused) {
   ASSERT_TRUE(Fund("4", kYear, 10'000'000 * kYuan));
   std::string firm = NewRecipient(ev::RecipientKind::kEnterprise);
@@ -973,23 +1047,24 @@ TEST_F(RulesTest, UnknownMeasuresTracksAndMeasuresWithoutMoneyAreRefused) {
 TEST_F(RulesTest, IdempotentRetryReturnsTheFirstSeqAndOtherContentIsAConflict) {
   ASSERT_TRUE(Fund("2", kYear, 10'000'000 * kYuan));
   ledger::AppendRequest request{ev::BudgetAllocated{"2", kYear, 500 * kYuan, "city"}, "alloc-2025-batch-7"};
-  auto first = ledger_->Append(Key("treasurer"), std::span(&request, 1), NextAt());
+  auto first = ledger_->Append(Key("treasurer"), std::span(&request, 1), NextAt(), FixedClockMs());
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   const pj::Hash after_first = Hash();
   clock_ms_ += 60'000;
-  auto retry = ledger_->Append(Key("treasurer"), std::span(&request, 1), NextAt());
+  auto retry = ledger_->Append(Key("treasurer"), std::span(&request, 1), NextAt(), FixedClockMs());
   ASSERT_TRUE(retry.ok()) << retry.status().ToString();
   EXPECT_TRUE(retry->front().replayed);
   EXPECT_EQ(retry->front().seq, first->front().seq);
   EXPECT_EQ(Hash(), after_first);
   EXPECT_EQ(MeasureYearRow("2", kYear).AllocatedFen(), 10'000'000 * kYuan + 500 * kYuan);
   ledger::AppendRequest other{ev::BudgetAllocated{"2", kYear, 501 * kYuan, "city"}, "alloc-2025-batch-7"};
-  auto conflict = ledger_->Append(Key("treasurer"), std::span(&other, 1), NextAt());
+  auto conflict = ledger_->Append(Key("treasurer"), std::span(&other, 1), NextAt(), FixedClockMs());
   ASSERT_FALSE(conflict.ok());
   EXPECT_EQ(conflict.status().rule(), "idempotency.conflict");
   EXPECT_EQ(Hash(), after_first);
   // The same body under the same key from another signer is other content too.
-  auto other_signer = ledger_->Append(Key("treasurer2"), std::span(&request, 1), NextAt());
+  auto other_signer =
+      ledger_->Append(Key("treasurer2"), std::span(&request, 1), NextAt(), FixedClockMs());
   ASSERT_FALSE(other_signer.ok());
   EXPECT_EQ(other_signer.status().rule(), "idempotency.conflict");
 }

@@ -54,6 +54,8 @@ int64_t At(const std::string& iso) {
   return *ms;
 }
 
+int64_t FixedClockMs() { return At("2030-01-01T00:00:00"); }
+
 std::string Uscc(uint32_t n) {
   char body[32];
   std::snprintf(body, sizeof(body), "91440300%09u", n % 1000000000u);
@@ -177,7 +179,8 @@ Result<uint64_t> LedgerFixture::Append(const std::string& signer, ev::Body body,
     clock_ms_ = std::max(clock_ms_, at_ms);
   }
   ledger::AppendRequest request{std::move(body), ""};
-  LEDGER_ASSIGN_OR_RETURN(auto results, ledger_->Append(Key(signer), std::span(&request, 1), at_ms));
+  LEDGER_ASSIGN_OR_RETURN(
+      auto results, ledger_->Append(Key(signer), std::span(&request, 1), at_ms, FixedClockMs()));
   return results.front().seq;
 }
 

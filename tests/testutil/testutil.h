@@ -37,6 +37,9 @@ std::string SourcePath(const std::string& relative);  // FUNDLEDGER_SOURCE_DIR +
 
 // UTC ms of a Shanghai local time, e.g. At("2025-03-01T09:00:00").
 int64_t At(const std::string& iso);
+// The writer's and auditor's clock in tests (no real clock): 2030-01-01, later than every
+// time the tests record, so only tests about the clock bound meet "time.future".
+int64_t FixedClockMs();
 
 // Files and shell commands, for tests that run the fundledger binary.
 std::string ReadText(const std::string& path);

@@ -91,7 +91,7 @@ Status Attest(const Context& ctx, const AuditArgs& args, ledger::Ledger* writer,
   if (writer == nullptr) {
     if (args.attestation_out.empty()) return Status::InvalidArgument("--attest on an export needs --attestation-out FILE");
     std::string note = ledger::SignNote(AttestationText(origin, report), "fundledger-auditor/" + ev::Hex(key.key_id()).substr(0, 16), key);
-    LEDGER_RETURN_IF_ERROR(WriteFile(args.attestation_out, note, 0644));
+    LEDGER_RETURN_IF_ERROR(WriteFile(args.attestation_out, note, 0644, ctx.force));
     if (!ctx.json) std::cout << "attestation written to " << args.attestation_out << "\n";
     return Status::Ok();
   }
@@ -99,12 +99,16 @@ Status Attest(const Context& ctx, const AuditArgs& args, ledger::Ledger* writer,
   ev::AuditAttested body{report.entries, report.root, report.state_hash, ev::Sha256(report.FindingsText()),
                          static_cast<uint32_t>(report.findings.size())};
   ledger::AppendRequest request{body, ctx.idempotency_key};
-  LEDGER_ASSIGN_OR_RETURN(auto results, writer->Append(key, std::span(&request, 1), now));
+  LEDGER_ASSIGN_OR_RETURN(auto results,
+                          writer->Append(key, std::span(&request, 1), now, SystemClockMs()));
   if (!ctx.json) std::cout << "attested as entry " << results.front().seq << "\n";
   return Status::Ok();
 }
 
 Status AuditCommand(const Context& ctx, const AuditArgs& args) {
+  if (!args.attestation_out.empty()) {
+    LEDGER_RETURN_IF_ERROR(CheckOutputFile(args.attestation_out, ctx.force));
+  }
   ledger::AuditOptions options;
   for (const std::string& file : args.checkpoints) {
     LEDGER_ASSIGN_OR_RETURN(std::string note, ReadFile(file));
@@ -129,6 +133,7 @@ Status AuditCommand(const Context& ctx, const AuditArgs& args) {
   }
   Progress progress("audit", source->Size());
   options.progress = [&progress](uint64_t done) { progress.Update(done); };
+  options.now_ms = SystemClockMs();
   LEDGER_ASSIGN_OR_RETURN(ledger::AuditReport report, ledger::Audit(*source, options));
   std::string origin = "fundledger/" + ev::Hex(report.state.info.ledger_id);
   PrintSummary(ctx, report, origin);
@@ -145,6 +150,8 @@ Status AuditCommand(const Context& ctx, const AuditArgs& args) {
 }
 
 Status CheckpointCommand(const Context& ctx, const std::string& out) {
+  // Before the checkpoint is stored: a refused --out leaves the ledger as it was.
+  if (!out.empty()) LEDGER_RETURN_IF_ERROR(CheckOutputFile(out, ctx.force));
   LEDGER_ASSIGN_OR_RETURN(ev::PrivateKey key, ctx.SigningKey());
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenWriter());
   const pj::KeyInfo* info = ledger->state().FindKey(key.key_id());
@@ -156,7 +163,7 @@ Status CheckpointCommand(const Context& ctx, const std::string& out) {
   ledger::Checkpoint checkpoint{ledger->Origin(), ledger->size(), root};
   std::string note = ledger::SignNote(ledger::CheckpointText(checkpoint), ledger->Origin(), key);
   LEDGER_RETURN_IF_ERROR(ledger->StoreCheckpoint(ledger->size(), note));
-  if (!out.empty()) LEDGER_RETURN_IF_ERROR(WriteFile(out, note, 0644));
+  if (!out.empty()) LEDGER_RETURN_IF_ERROR(WriteFile(out, note, 0644, ctx.force));
   std::string vkey = ledger::VerifierKey(ledger->Origin(), key.public_key());
   if (ctx.json) {
     PrintJson({{"origin", checkpoint.origin}, {"treeSize", checkpoint.size}, {"rootHash", ev::Hex(root)}, {"note", note},
@@ -290,14 +297,16 @@ Status CheckProof(const Context& ctx, const CheckProofArgs& a) {
 
 Status ExportCommand(const Context& ctx, const std::string& format, uint64_t from, uint64_t to, const std::string& out) {
   if (format != "jsonl" && format != "capnp") return Status::InvalidArgument("--format is jsonl or capnp");
+  const bool to_file = !out.empty() && out != "-";
+  if (to_file) LEDGER_RETURN_IF_ERROR(CheckOutputFile(out, ctx.force));
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenReader());
   if (to == 0) to = ledger->size();
   std::string data;
   LEDGER_RETURN_IF_ERROR(ledger::WriteExport(*ledger, from, to, format == "capnp", &data));
-  if (out.empty() || out == "-") {
+  if (!to_file) {
     std::cout << data;
   } else {
-    LEDGER_RETURN_IF_ERROR(WriteFile(out, data, 0644));
+    LEDGER_RETURN_IF_ERROR(WriteFile(out, data, 0644, ctx.force));
     if (!ctx.json) std::cerr << "exported entries " << from << ".." << to << " to " << out << "\n";
   }
   return Status::Ok();
@@ -317,7 +326,8 @@ Status ImportCommand(const Context& ctx, const std::string& file, const std::str
   }
   uint64_t before = ledger->size();
   Progress progress("import", entries.size());
-  Status status = ledger::ImportEntries(ledger.get(), entries, [&progress](uint64_t n) { progress.Update(n); });
+  Status status = ledger::ImportEntries(ledger.get(), entries, SystemClockMs(),
+                                        [&progress](uint64_t n) { progress.Update(n); });
   if (!status.ok()) {
     ledger.reset();
     if (fresh) std::filesystem::remove_all(dir);  // nothing was appended: leave no empty ledger behind
@@ -345,23 +355,29 @@ void AddAuditCommands(CLI::App& app, Context& ctx, Action* run) {
   audit->add_option("--checkpoint", audit_args.checkpoints, "a published checkpoint note to check (repeatable)");
   audit->add_flag("--attest", audit_args.attest, "append an AuditAttested entry signed by --key (or write --attestation-out for an export)");
   audit->add_option("--attestation-out", audit_args.attestation_out, "attestation file for an export audit");
+  audit->add_flag("--force", ctx.force, "replace an existing --attestation-out file");
   audit->callback([&ctx, run] { *run = [&ctx] { return AuditCommand(ctx, audit_args); }; });
 
   static std::string checkpoint_out;
   auto* checkpoint = app.add_subcommand("checkpoint", "sign the current tree head as a C2SP checkpoint (notary --key)");
   checkpoint->add_option("--out", checkpoint_out, "write the signed note to this file for publication");
+  checkpoint->add_flag("--force", ctx.force, "replace an existing --out file");
   checkpoint->callback([&ctx, run] { *run = [&ctx] { return CheckpointCommand(ctx, checkpoint_out); }; });
 
   auto* prove = app.add_subcommand("prove", "RFC 9162 inclusion and consistency proofs");
   prove->require_subcommand(1);
   static uint64_t seq = 0, size = 0, from = 0, to = 0;
   auto* inclusion = prove->add_subcommand("inclusion", "prove entry SEQ is in the tree of SIZE entries");
-  inclusion->add_option("--seq", seq, "entry seq")->required();
-  inclusion->add_option("--size", size, "tree size (default: head)");
+  inclusion->add_option("--seq", seq, "entry seq")->required()->transform(DecimalIn(1, kSeqMax));
+  inclusion->add_option("--size", size, "tree size (default: head)")
+      ->transform(DecimalIn(1, kSeqMax));
   inclusion->callback([&ctx, run] { *run = [&ctx] { return ProveInclusion(ctx, seq, size); }; });
   auto* consistency = prove->add_subcommand("consistency", "prove the tree of FROM entries is a prefix of the tree of TO");
-  consistency->add_option("--from", from, "older tree size")->required();
-  consistency->add_option("--to", to, "newer tree size (default: head)");
+  consistency->add_option("--from", from, "older tree size")
+      ->required()
+      ->transform(DecimalIn(1, kSeqMax));
+  consistency->add_option("--to", to, "newer tree size (default: head)")
+      ->transform(DecimalIn(1, kSeqMax));
   consistency->callback([&ctx, run] { *run = [&ctx] { return ProveConsistency(ctx, from, to); }; });
 
   static CheckProofArgs cp;
@@ -377,9 +393,10 @@ void AddAuditCommands(CLI::App& app, Context& ctx, Action* run) {
   static uint64_t efrom = 1, eto = 0;
   auto* exp = app.add_subcommand("export", "every entry with signature and leaf hash (JSON lines or Cap'n Proto stream)");
   exp->add_option("--format", format, "jsonl (default) or capnp");
-  exp->add_option("--from", efrom, "first seq (default 1)");
-  exp->add_option("--to", eto, "last seq (default: head)");
+  exp->add_option("--from", efrom, "first seq (default 1)")->transform(DecimalIn(1, kSeqMax));
+  exp->add_option("--to", eto, "last seq (default: head)")->transform(DecimalIn(1, kSeqMax));
   exp->add_option("--out", out, "file (default: standard output)");
+  exp->add_flag("--force", ctx.force, "replace an existing --out file (keeping its stricter mode)");
   exp->callback([&ctx, run] { *run = [&ctx] { return ExportCommand(ctx, format, efrom, eto, out); }; });
 
   static std::string import_file, import_format;

@@ -18,6 +18,7 @@ Status Init(const Context& ctx, const std::string& authority_file, const std::st
   LEDGER_ASSIGN_OR_RETURN(std::string dir, ctx.LedgerDir());
   LEDGER_ASSIGN_OR_RETURN(ev::PrivateKey authority, LoadKeyFile(authority_file, ctx.allow_insecure_key));
   LEDGER_ASSIGN_OR_RETURN(int64_t now, ctx.Now());
+  LEDGER_RETURN_IF_ERROR(projections::CheckNotInFuture(now, SystemClockMs()));
   ev::LedgerCreated created;
   created.name = name;
   created.authority_public_key = authority.public_key();
@@ -34,11 +35,12 @@ Status Init(const Context& ctx, const std::string& authority_file, const std::st
 }
 
 Status KeyGen(const Context& ctx, const std::string& out) {
+  // Both files are checked before either is written: a refused .pub leaves no new private key.
+  LEDGER_RETURN_IF_ERROR(CheckOutputFile(out, ctx.force));
+  LEDGER_RETURN_IF_ERROR(CheckOutputFile(out + ".pub", ctx.force));
   LEDGER_ASSIGN_OR_RETURN(ev::PrivateKey key, ev::PrivateKey::Generate());
-  std::error_code error;
-  if (std::filesystem::exists(out, error)) return Status::IOError(out + " exists; refusing to overwrite a key");
-  LEDGER_RETURN_IF_ERROR(WriteFile(out, key.ToPem(), 0600));
-  LEDGER_RETURN_IF_ERROR(WriteFile(out + ".pub", key.PublicPem(), 0644));
+  LEDGER_RETURN_IF_ERROR(WriteFile(out, key.ToPem(), 0600, ctx.force));
+  LEDGER_RETURN_IF_ERROR(WriteFile(out + ".pub", key.PublicPem(), 0644, ctx.force));
   if (ctx.json) {
     PrintJson({{"keyId", ev::Hex(key.key_id())}, {"publicKey", ev::Hex(key.public_key())}, {"file", out}});
   } else {
@@ -140,7 +142,7 @@ Status AppendFile(const Context& ctx, const std::string& file) {
   LEDGER_ASSIGN_OR_RETURN(ev::PrivateKey key, ctx.SigningKey());
   LEDGER_ASSIGN_OR_RETURN(int64_t now, ctx.Now());
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenWriter());
-  LEDGER_ASSIGN_OR_RETURN(auto results, ledger->Append(key, requests, now));
+  LEDGER_ASSIGN_OR_RETURN(auto results, ledger->Append(key, requests, now, SystemClockMs()));
   for (size_t i = 0; i < results.size(); ++i) {
     if (ctx.json) {
       PrintJson({{"seq", results[i].seq}, {"kind", ev::KindName(requests[i].body)}, {"replayed", results[i].replayed}});
@@ -239,6 +241,8 @@ void AddCoreCommands(CLI::App& app, Context& ctx, Action* run) {
   static std::string out, public_file, role, key_unit, key_holder, key_id, reason;
   auto* gen = key->add_subcommand("gen", "write a new Ed25519 key to FILE (0600) and FILE.pub; print its key id");
   gen->add_option("--out", out, "private key file")->required();
+  gen->add_flag("--force", ctx.force,
+                "replace existing FILE and FILE.pub (keeping their stricter modes)");
   gen->callback([&ctx, run] { *run = [&ctx] { return KeyGen(ctx, out); }; });
   auto* reg = key->add_subcommand("register", "register a public key with a role and unit (signed by an admin --key)");
   reg->add_option("--public-key", public_file, "FILE.pub")->required();
@@ -263,14 +267,14 @@ void AddCoreCommands(CLI::App& app, Context& ctx, Action* run) {
   log->add_option("--kind", filter.kind, "only this event kind");
   log->add_option("--recipient", filter.recipient, "only entries about this recipient (USCC)");
   log->add_option("--application", filter.application, "only entries about this application");
-  log->add_option("--from", filter.from, "first seq");
-  log->add_option("--to", filter.to, "last seq");
-  log->add_option("--limit", filter.limit, "at most this many");
+  log->add_option("--from", filter.from, "first seq")->transform(DecimalIn(1, kSeqMax));
+  log->add_option("--to", filter.to, "last seq")->transform(DecimalIn(1, kSeqMax));
+  log->add_option("--limit", filter.limit, "at most this many")->transform(DecimalIn(1, kSeqMax));
   log->callback([&ctx, run] { *run = [&ctx] { return Log(ctx, filter); }; });
 
   auto* show = app.add_subcommand("show", "show one entry: decoded body, signature, leaf hash");
   static uint64_t seq = 0;
-  show->add_option("seq", seq, "entry seq")->required();
+  show->add_option("seq", seq, "entry seq")->required()->transform(DecimalIn(1, kSeqMax));
   show->callback([&ctx, run] { *run = [&ctx] { return Show(ctx, seq); }; });
 
   auto* verify = app.add_subcommand("verify", "check the chain and every signature from entry 1");

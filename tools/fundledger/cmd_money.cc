@@ -26,7 +26,9 @@ Status PolicyPublish(const Context& ctx, const std::string& file, const std::str
 
 Result<int64_t> AsOfMs(const Context& ctx, const std::string& as_of) {
   if (as_of.empty()) return ctx.Now();
-  return ev::ParseInstant(as_of);
+  Result<int64_t> at = ev::ParseInstant(as_of);
+  if (!at.ok()) return at.status().WithPrefix("--as-of");
+  return at;
 }
 
 Status PolicyShow(const Context& ctx, const std::string& as_of) {
@@ -88,8 +90,10 @@ Status RecipientRegister(const Context& ctx, const std::string& id, const std::s
 
 Status BudgetAllocate(const Context& ctx, const std::string& measure, int year, const std::string& amount,
                       const std::string& source) {
-  LEDGER_ASSIGN_OR_RETURN(int64_t fen, ev::ParseYuan(amount));
-  if (year < 1970 || year > 9999) return Status::InvalidArgument("--year must be a calendar year");
+  LEDGER_ASSIGN_OR_RETURN(int64_t fen, ParseAmountOption("--amount", amount));
+  if (year < static_cast<int>(kYearMin) || year > static_cast<int>(kYearMax)) {
+    return Status::InvalidArgument("--year must be a calendar year");
+  }
   return ctx.AppendOne(ev::BudgetAllocated{measure, static_cast<uint16_t>(year), fen, source});
 }
 
@@ -104,10 +108,12 @@ Status Apply(const Context& ctx, const ApplyArgs& a) {
   body.application_id = a.id;
   body.recipient_id = a.recipient;
   body.measure = a.measure;
-  if (a.year < 1970 || a.year > 9999) return Status::InvalidArgument("--year must be a calendar year");
+  if (a.year < static_cast<int>(kYearMin) || a.year > static_cast<int>(kYearMax)) {
+    return Status::InvalidArgument("--year must be a calendar year");
+  }
   body.fiscal_year = static_cast<uint16_t>(a.year);
   if (!a.basis.empty()) {
-    LEDGER_ASSIGN_OR_RETURN(body.basis_fen, ev::ParseYuan(a.basis));
+    LEDGER_ASSIGN_OR_RETURN(body.basis_fen, ParseAmountOption("--basis", a.basis));
   }
   for (const std::string& kv : a.attrs) {
     size_t eq = kv.find('=');
@@ -156,6 +162,9 @@ Status Quote(const Context& ctx, const std::string& id, bool print) {
 Status Award(const Context& ctx, const std::string& id, const std::string& amount, bool max, const std::string& justification) {
   if (max == !amount.empty()) return Status::InvalidArgument("give exactly one of --amount or --max");
   int64_t fen = 0;
+  if (!max) {
+    LEDGER_ASSIGN_OR_RETURN(fen, ParseAmountOption("--amount", amount));
+  }
   int64_t city = 0, district = 0;
   std::string binding;
   {
@@ -168,8 +177,6 @@ Status Award(const Context& ctx, const std::string& id, const std::string& amoun
       if (limit.max_fen <= 0) return Status::Rejected(limit.binding_rule, limit.explanation + "; nothing can be awarded");
       fen = limit.max_fen;
       binding = limit.binding_rule + ": " + limit.explanation;
-    } else {
-      LEDGER_ASSIGN_OR_RETURN(fen, ev::ParseYuan(amount));
     }
     const pj::PolicyVersion* version = reader->state().PolicyAt(now);
     const ev::Measure* m = version ? version->policy.FindMeasure(app->submitted.measure) : nullptr;
@@ -191,18 +198,18 @@ Status Revoke(const Context& ctx, const std::string& id, const std::string& amou
     if (app == nullptr) return Status::Rejected("application.unknown", "application '" + id + "' does not exist");
     fen = app->UnpaidFen();  // default: all that is not yet paid
   } else {
-    LEDGER_ASSIGN_OR_RETURN(fen, ev::ParseYuan(amount));
+    LEDGER_ASSIGN_OR_RETURN(fen, ParseAmountOption("--amount", amount));
   }
   return ctx.AppendOne(ev::AwardRevoked{id, fen, reason});
 }
 
 Status Pay(const Context& ctx, const std::string& id, const std::string& amount, const std::string& reference) {
-  LEDGER_ASSIGN_OR_RETURN(int64_t fen, ev::ParseYuan(amount));
+  LEDGER_ASSIGN_OR_RETURN(int64_t fen, ParseAmountOption("--amount", amount));
   return ctx.AppendOne(ev::PayoutDisbursed{id, fen, reference});
 }
 
 Status Reverse(const Context& ctx, const std::string& id, const std::string& amount, const std::string& reason) {
-  LEDGER_ASSIGN_OR_RETURN(int64_t fen, ev::ParseYuan(amount));
+  LEDGER_ASSIGN_OR_RETURN(int64_t fen, ParseAmountOption("--amount", amount));
   return ctx.AppendOne(ev::PayoutReversed{id, fen, reason});
 }
 
@@ -238,7 +245,9 @@ void AddMoneyCommands(CLI::App& app, Context& ctx, Action* run) {
   static int byear = 0;
   auto* allocate = budget->add_subcommand("allocate", "allocate a measure's budget for a fiscal year (admin or treasurer --key)");
   allocate->add_option("--measure", bmeasure, "measure id")->required();
-  allocate->add_option("--year", byear, "fiscal year")->required();
+  allocate->add_option("--year", byear, "fiscal year")
+      ->required()
+      ->transform(DecimalIn(kYearMin, kYearMax));
   allocate->add_option("--amount", bamount, "yuan: 1234567.89, 1,234,567.89, 500万, 3亿")->required();
   allocate->add_option("--source", bsource, "city (default) or a district for co-funded measures");
   allocate->callback([&ctx, run] { *run = [&ctx] { return BudgetAllocate(ctx, bmeasure, byear, bamount, bsource); }; });
@@ -249,7 +258,9 @@ void AddMoneyCommands(CLI::App& app, Context& ctx, Action* run) {
   apply->add_option("--recipient", a.recipient, "recipient USCC")->required();
   apply->add_option("--measure", a.measure, "measure id")->required();
   apply->add_option("--track", a.track, "track id (may be left out when the measure has one)");
-  apply->add_option("--year", a.year, "fiscal year")->required();
+  apply->add_option("--year", a.year, "fiscal year")
+      ->required()
+      ->transform(DecimalIn(kYearMin, kYearMax));
   apply->add_option("--basis", a.basis, "basis amount in yuan (contract, investment …)");
   apply->add_option("--basis-kind", a.basis_kind, "basis kind (default: the track's)");
   apply->add_option("--attr", a.attrs, "KEY=VALUE attribute (repeatable)");

@@ -1,5 +1,6 @@
 // query measure|recipient|unit|district|application and history. Answers come from the
 // projections (or, with --as-of, from the row history: one seek per row), never a replay.
+#include <charconv>
 #include <iostream>
 
 #include "events/codec.h"
@@ -17,11 +18,17 @@ using nlohmann::json;
 Result<uint64_t> ResolveAsOf(const ledger::Ledger& ledger, const std::string& as_of) {
   if (as_of.empty()) return ledger.size();
   if (as_of.find_first_not_of("0123456789") == std::string::npos) {
-    uint64_t seq = std::stoull(as_of);
+    uint64_t seq = 0;
+    auto [end, error] = std::from_chars(as_of.data(), as_of.data() + as_of.size(), seq);
+    if (error != std::errc() || end != as_of.data() + as_of.size()) {
+      return Status::InvalidArgument("--as-of: seq " + as_of + " is out of range");
+    }
     if (seq == 0) return Status::InvalidArgument("--as-of seq starts at 1");
     return std::min<uint64_t>(seq, ledger.size());
   }
-  LEDGER_ASSIGN_OR_RETURN(int64_t at, ev::ParseInstant(as_of));
+  Result<int64_t> parsed = ev::ParseInstant(as_of);
+  if (!parsed.ok()) return parsed.status().WithPrefix("--as-of");
+  int64_t at = *parsed;
   if (as_of.size() == 10) at += ev::kDayMs - 1;  // a date means the end of that day
   // recordedAt never decreases, so the last entry at or before `at` is found by bisection.
   uint64_t lo = 0, hi = ledger.size();
@@ -65,6 +72,18 @@ json TotalsJson(const pj::Totals& t) {
 
 std::string Y(int64_t fen) { return ev::FormatYuan(fen); }
 
+// The fiscal year that ends projection row key `key` (".../<year>"), which was written as
+// four digits; anything else is a damaged row (kCorruption), not a crash.
+Result<int> YearOfRowKey(const std::string& key) {
+  std::string_view digits = std::string_view(key).substr(key.rfind('/') + 1);
+  int year = 0;
+  auto [end, error] = std::from_chars(digits.data(), digits.data() + digits.size(), year);
+  if (digits.empty() || error != std::errc() || end != digits.data() + digits.size()) {
+    return Status::Corruption("projection row key '" + key + "' does not end in a year");
+  }
+  return year;
+}
+
 void PrintAsOf(const Context& ctx, const View& view) {
   if (!ctx.json && view.historical) std::cout << "as of entry " << view.seq << "\n";
 }
@@ -85,7 +104,7 @@ Status QueryMeasure(const Context& ctx, const std::string& measure, int year, co
     // key = "my/<measure>/<year>"
     std::string rest = key.substr(3);
     std::string m = rest.substr(0, rest.rfind('/'));
-    int y = std::stoi(rest.substr(rest.rfind('/') + 1));
+    LEDGER_ASSIGN_OR_RETURN(int y, YearOfRowKey(key));
     if (!measure.empty() && m != measure) continue;
     if (year != 0 && y != year) continue;
     any = true;
@@ -168,7 +187,8 @@ Status QueryRecipient(const Context& ctx, const std::string& uscc, const std::st
     json j = TotalsJson(it->second.totals);
     j["measure"] = rest.substr(0, a);
     j["track"] = rest.substr(a + 1, b - a - 1);
-    j["year"] = std::stoi(rest.substr(b + 1));
+    LEDGER_ASSIGN_OR_RETURN(int year, YearOfRowKey(it->first));
+    j["year"] = year;
     lines.push_back(j);
     total.granted_fen += it->second.totals.granted_fen;
     total.revoked_fen += it->second.totals.revoked_fen;
@@ -245,7 +265,8 @@ void AddQueryCommands(CLI::App& app, Context& ctx, Action* run) {
   auto add_as_of = [](CLI::App* c) { c->add_option("--as-of", as_of, "entry seq, or ISO date (end of that day, Asia/Shanghai)"); };
   auto* measure = query->add_subcommand("measure", "allocated, committed, paid, outstanding, available per measure and year");
   measure->add_option("measure", name, "measure id (default: all)");
-  measure->add_option("--year", year, "fiscal year (default: all)");
+  measure->add_option("--year", year, "fiscal year (default: all)")
+      ->transform(DecimalIn(kYearMin, kYearMax));
   add_as_of(measure);
   measure->callback([&ctx, run] { *run = [&ctx] { return QueryMeasure(ctx, name, year, as_of); }; });
   auto* recipient = query->add_subcommand("recipient", "a recipient's awards and payouts per measure, track and year");

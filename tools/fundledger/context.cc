@@ -5,9 +5,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -52,22 +56,87 @@ Result<std::string> ReadFile(const std::string& path) {
   return out.str();
 }
 
-Status WriteFile(const std::string& path, const std::string& data, unsigned mode) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) return Status::IOError("cannot write " + path);
-  ::fchmod(fd, mode);  // an existing file keeps its old mode otherwise
+Status CheckOutputFile(const std::string& path, bool force) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return Status::Ok();
+    return Status::IOError("cannot write " + path + ": " + std::strerror(errno));
+  }
+  if (S_ISLNK(st.st_mode)) {
+    return Status::IOError(path +
+                           " is a symbolic link; refusing to write through it or replace it");
+  }
+  if (!S_ISREG(st.st_mode)) return Status::IOError(path + " exists and is not a regular file");
+  if (!force) {
+    return Status::IOError(path + " exists; refusing to overwrite it (--force replaces it)");
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+// Writes all of `data` to `fd` and syncs it; false on any failure (errno set).
+bool WriteAllAndSync(int fd, const std::string& data) {
   size_t written = 0;
   while (written < data.size()) {
     ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-    if (n <= 0) {
-      ::close(fd);
-      return Status::IOError("cannot write " + path);
-    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
     written += static_cast<size_t>(n);
   }
-  bool ok = ::fsync(fd) == 0;
-  ok = ::close(fd) == 0 && ok;
-  return ok ? Status::Ok() : Status::IOError("cannot write " + path);
+  return ::fsync(fd) == 0;
+}
+
+// Moves `from` onto `to`; without `replace`, fails with EEXIST if `to` exists, atomically (a
+// file created meanwhile is never overwritten).
+bool MoveInto(const std::string& from, const std::string& to, bool replace) {
+  if (replace) return ::rename(from.c_str(), to.c_str()) == 0;
+  if (::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return true;
+  if (errno != EINVAL && errno != ENOSYS) return false;
+  // A file system without RENAME_NOREPLACE: link() refuses an existing name just as well.
+  if (::link(from.c_str(), to.c_str()) != 0) return false;
+  ::unlink(from.c_str());
+  return true;
+}
+
+}  // namespace
+
+Status WriteFile(const std::string& path, const std::string& data, unsigned mode, bool force) {
+  LEDGER_RETURN_IF_ERROR(CheckOutputFile(path, force));
+  const std::filesystem::path target(path);
+  if (!target.has_filename()) return Status::IOError("cannot write " + path + ": not a file name");
+  const std::string dir = target.has_parent_path() ? target.parent_path().string() : ".";
+  unsigned final_mode = mode & 0777u;
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+    final_mode &= static_cast<unsigned>(st.st_mode);
+  }
+  std::string temp = dir + "/." + target.filename().string() + ".tmp-XXXXXX";
+  int fd = ::mkostemp(temp.data(), O_CLOEXEC);
+  if (fd < 0) return Status::IOError("cannot write " + path + ": " + std::strerror(errno));
+  auto fail = [&](const std::string& what) {
+    std::string reason = std::strerror(errno);
+    ::unlink(temp.c_str());
+    return Status::IOError(what + ": " + reason);
+  };
+  // fchmod, not the mode of open(): the umask must not decide a key file's mode.
+  bool written = ::fchmod(fd, static_cast<mode_t>(final_mode)) == 0 && WriteAllAndSync(fd, data);
+  if (::close(fd) != 0 || !written) return fail("cannot write " + path);
+  if (!MoveInto(temp, path, force)) {
+    if (errno == EEXIST) {
+      ::unlink(temp.c_str());
+      return Status::IOError(path + " exists; refusing to overwrite it (--force replaces it)");
+    }
+    return fail("cannot write " + path);
+  }
+  // The rename itself is durable only once the directory is synced (EINVAL: a file system
+  // that cannot sync directories, where there is nothing more to do).
+  int dir_fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  bool synced = dir_fd >= 0 && (::fsync(dir_fd) == 0 || errno == EINVAL);
+  std::string reason = synced ? "" : std::strerror(errno);
+  if (dir_fd >= 0) ::close(dir_fd);
+  if (!synced) return Status::IOError("cannot sync the directory of " + path + ": " + reason);
+  return Status::Ok();
 }
 
 Result<ev::PrivateKey> LoadKeyFile(const std::string& path, bool allow_insecure) {
@@ -85,14 +154,23 @@ Result<ev::PrivateKey> LoadKeyFile(const std::string& path, bool allow_insecure)
 
 Result<ev::PrivateKey> Context::SigningKey() const { return LoadKeyFile(key_file, allow_insecure_key); }
 
+int64_t SystemClockMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 Result<int64_t> Context::Now() const {
   std::string text = at;
+  const char* source = "--at";
   if (text.empty()) {
     if (const char* env = std::getenv("FUNDLEDGER_NOW"); env != nullptr) text = env;
+    source = "FUNDLEDGER_NOW";
   }
-  if (!text.empty()) return ev::ParseInstant(text);
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
+  if (text.empty()) return SystemClockMs();
+  Result<int64_t> parsed = ev::ParseInstant(text);
+  if (!parsed.ok()) return parsed.status().WithPrefix(source);
+  return parsed;
 }
 
 Status Context::AppendOne(ev::Body body) const {
@@ -102,7 +180,8 @@ Status Context::AppendOne(ev::Body body) const {
   std::string kind = ev::KindName(body);
   spdlog::info("signing {} with key {} at {}", kind, ev::Hex(key.key_id()).substr(0, 16), ev::FormatInstant(now));
   ledger::AppendRequest request{std::move(body), idempotency_key};
-  LEDGER_ASSIGN_OR_RETURN(auto results, ledger->Append(key, std::span(&request, 1), now));
+  LEDGER_ASSIGN_OR_RETURN(auto results,
+                          ledger->Append(key, std::span(&request, 1), now, SystemClockMs()));
   const ledger::AppendResult& r = results.front();
   if (json) {
     PrintJson({{"seq", r.seq}, {"kind", kind}, {"replayed", r.replayed}});
@@ -110,6 +189,31 @@ Status Context::AppendOne(ev::Body body) const {
     std::cout << (r.replayed ? "already recorded as entry " : "recorded ") << kind << " as entry " << r.seq << "\n";
   }
   return Status::Ok();
+}
+
+CLI::Validator DecimalIn(uint64_t min, uint64_t max) {
+  const std::string range = "[" + std::to_string(min) + ", " + std::to_string(max) + "]";
+  return CLI::Validator(
+      [min, max, range](std::string& text) -> std::string {
+        if (text.empty() || text.find_first_not_of("0123456789") != std::string::npos) {
+          return "'" + text + "' is not a whole number (decimal digits only)";
+        }
+        uint64_t value = 0;
+        auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+        if (error != std::errc() || end != text.data() + text.size() || value < min ||
+            value > max) {
+          return "'" + text + "' is out of range " + range;
+        }
+        text = std::to_string(value);  // "010" must not reach CLI11 as octal
+        return "";
+      },
+      "INTEGER in " + range);
+}
+
+Result<int64_t> ParseAmountOption(const char* option, const std::string& text) {
+  Result<int64_t> fen = ev::ParseYuan(text);
+  if (!fen.ok()) return fen.status().WithPrefix(option);
+  return fen;
 }
 
 // The same object as an export line, so `log --json`, `show --json` and exports never drift.

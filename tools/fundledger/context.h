@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -22,6 +23,7 @@ struct Context {
   bool json = false;            // --json
   bool verbose = false;         // -v
   bool allow_insecure_key = false;
+  bool force = false;  // --force of a command that writes files: replace existing ones
   // Set by a command that already printed its --json report, so a failure adds no second object.
   mutable bool report_printed = false;
 
@@ -32,17 +34,46 @@ struct Context {
   // The signing key from --key: refused if missing, unreadable, not Ed25519, or readable by
   // group or others (unless --allow-insecure-key). Environment errors are kIOError (exit 4).
   Result<events::PrivateKey> SigningKey() const;
-  // recordedAt for a write: --at, else FUNDLEDGER_NOW, else the system clock.
+  // recordedAt for a write: --at, else FUNDLEDGER_NOW, else the system clock. A malformed
+  // time is kInvalidArgument naming --at or FUNDLEDGER_NOW.
   Result<int64_t> Now() const;
   // Appends one body signed with --key, prints "seq N" (or JSON), returns the status.
   Status AppendOne(events::Body body) const;
 };
 
+// The machine's clock in UTC ms, never --at or FUNDLEDGER_NOW: what a write's recordedAt may
+// not run ahead of (projections::CheckNotInFuture) and the moment an audit runs.
+int64_t SystemClockMs();
+
 // Loads a private key file with the permission check.
 Result<events::PrivateKey> LoadKeyFile(const std::string& path, bool allow_insecure);
 Result<std::string> ReadFile(const std::string& path);
-// Writes `data` to `path` with `mode` (created or truncated), fsynced.
-Status WriteFile(const std::string& path, const std::string& data, unsigned mode);
+// Whether WriteFile(path, …, force) may write `path`: nothing is there, or (with `force`) a
+// regular file is. A symbolic link (even dangling), anything but a regular file, or an
+// existing file without `force` is kIOError naming the path. Commands call it before they
+// change anything, so a refused output file leaves the ledger as it was.
+Status CheckOutputFile(const std::string& path, bool force);
+// The one way the CLI writes an output file (keys, exports, checkpoints, attestations): `data`
+// goes to a new temporary file in the same directory (O_EXCL), is fsynced, and is renamed onto
+// `path`, whose directory is then fsynced; so `path` holds the old bytes or the new, never a
+// part, and nothing is written through a link. Refused as CheckOutputFile says. With `force`
+// an existing file is replaced and keeps the stricter of its mode and `mode` (bits in both).
+// On error `path` is unchanged and the temporary file removed.
+Status WriteFile(const std::string& path, const std::string& data, unsigned mode, bool force);
+
+// Bounds of numeric options: a seq or tree size is 1..2^64-1; a fiscal year is a four-digit
+// calendar year from 1970 (events::ParseIsoDate's range).
+inline constexpr uint64_t kSeqMax = std::numeric_limits<uint64_t>::max();
+inline constexpr uint64_t kYearMin = 1970;
+inline constexpr uint64_t kYearMax = 9999;
+
+// A CLI11 transform for a numeric option (->transform, so the rewritten text is what CLI11
+// converts): the text must be a plain decimal integer in [min, max] and goes on as that number.
+// CLI11 alone wraps "-1" to 2^64-1, reads "010" as octal and "0x10" as hex, and takes "" and " 5".
+// The refusal is a usage error (exit 2) naming the option.
+CLI::Validator DecimalIn(uint64_t min, uint64_t max);
+// The amount (events::ParseYuan) given to `option`; kInvalidArgument naming the option.
+Result<int64_t> ParseAmountOption(const char* option, const std::string& text);
 
 // JSON of one stored entry (DESIGN.md §10 / issue contract): seq, kind, signer, recordedAt,
 // entry (base64 canonical bytes), signature (base64), leafHash (hex), body, and more.

@@ -3,7 +3,6 @@
 // (random at init) and so the signatures differ between two runs. Times are spread over the
 // simulated years and never later than the moment it runs.
 #include <algorithm>
-#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -78,10 +77,9 @@ class Simulator {
         policy_(std::move(policy)), key_dir_(std::move(key_dir)) {}
 
   Status Run(const std::string& dir) {
-    now_ms_ = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-    if (const char* env = std::getenv("FUNDLEDGER_NOW"); env != nullptr && *env) {
-      LEDGER_ASSIGN_OR_RETURN(now_ms_, ev::ParseInstant(env));
-    }
+    LEDGER_ASSIGN_OR_RETURN(now_ms_, ctx_.Now());
+    // Entries run up to "now": one dated past the clock would be refused half way through.
+    LEDGER_RETURN_IF_ERROR(pj::CheckNotInFuture(now_ms_, SystemClockMs()));
     LEDGER_RETURN_IF_ERROR(MakeOfficers());
     int64_t start = std::max(*ev::ShanghaiMidnightMs(std::to_string(years_.front()) + "-01-02"),
                              *ev::ShanghaiMidnightMs(policy_.term_start)) + 9 * 3600 * 1000;
@@ -118,8 +116,8 @@ class Simulator {
       holders_taken_.insert(holder);
       holders_[name] = holder;
       std::string file = key_dir_ + "/" + role + "-" + unit + "-" + Slug(holder) + ".pem";
-      LEDGER_RETURN_IF_ERROR(WriteFile(file, key.ToPem(), 0600));
-      LEDGER_RETURN_IF_ERROR(WriteFile(file + ".pub", key.PublicPem(), 0644));
+      LEDGER_RETURN_IF_ERROR(WriteFile(file, key.ToPem(), 0600, ctx_.force));
+      LEDGER_RETURN_IF_ERROR(WriteFile(file + ".pub", key.PublicPem(), 0644, ctx_.force));
       roles_[name] = {role, unit};
       officers_[name] = Officer{name, std::make_unique<ev::PrivateKey>(std::move(key))};
       return Status::Ok();
@@ -437,7 +435,7 @@ class Simulator {
   Status Write(const std::string& signer, ev::Body body) {
     Advance(1000);
     ledger::AppendRequest request{std::move(body), ""};
-    auto result = ledger_->Append(Key(signer), std::span(&request, 1), clock_ms_);
+    auto result = ledger_->Append(Key(signer), std::span(&request, 1), clock_ms_, SystemClockMs());
     if (!result.ok()) return result.status();
     return Status::Ok();
   }
@@ -490,6 +488,9 @@ class Simulator {
   uint64_t uscc_counter_ = 1, payments_ = 0;
 };
 
+// Recipients one simulation registers, at most.
+inline constexpr uint32_t kRecipientsMax = 5'000'000;
+
 struct SimulateArgs {
   uint32_t recipients = 2000;
   std::string years = "2025,2026";
@@ -498,8 +499,6 @@ struct SimulateArgs {
 };
 
 Status SimulateCommand(const Context& ctx, const SimulateArgs& a) {
-  LEDGER_ASSIGN_OR_RETURN(std::string dir, ctx.LedgerDir());
-  if (std::filesystem::exists(dir)) return Status::IOError(dir + " exists; simulate creates a new ledger");
   std::vector<int> years;
   std::stringstream list(a.years);
   for (std::string y; std::getline(list, y, ',');) {
@@ -507,7 +506,14 @@ Status SimulateCommand(const Context& ctx, const SimulateArgs& a) {
     years.push_back(std::stoi(y));
   }
   if (years.empty() || !std::is_sorted(years.begin(), years.end())) return Status::InvalidArgument("--years must be ascending");
-  if (a.recipients == 0 || a.recipients > 5'000'000) return Status::InvalidArgument("--recipients must be 1..5000000");
+  if (a.recipients == 0 || a.recipients > kRecipientsMax) {
+    return Status::InvalidArgument("--recipients must be 1.." + std::to_string(kRecipientsMax));
+  }
+  // Usage first, then the environment: a malformed option is exit 2 whatever is on disk.
+  LEDGER_ASSIGN_OR_RETURN(std::string dir, ctx.LedgerDir());
+  if (std::filesystem::exists(dir)) {
+    return Status::IOError(dir + " exists; simulate creates a new ledger");
+  }
   std::string policy_file = a.policy.empty() ? std::string(FUNDLEDGER_POLICY_DIR) + "/shenzhen-ai-pioneer-2024.json" : a.policy;
   LEDGER_ASSIGN_OR_RETURN(std::string text, ReadFile(policy_file));
   LEDGER_ASSIGN_OR_RETURN(ev::Policy policy, ev::PolicyFromJson(text));
@@ -522,10 +528,13 @@ Status SimulateCommand(const Context& ctx, const SimulateArgs& a) {
 void AddSimulateCommand(CLI::App& app, Context& ctx, Action* run) {
   static SimulateArgs args;
   auto* sim = app.add_subcommand("simulate", "create a new ledger and drive a realistic programme through the normal append path");
-  sim->add_option("--recipients", args.recipients, "recipients to register (default 2000)");
+  sim->add_option("--recipients", args.recipients, "recipients to register (default 2000)")
+      ->transform(DecimalIn(1, kRecipientsMax));
   sim->add_option("--years", args.years, "fiscal years, e.g. 2025,2026 (default)");
-  sim->add_option("--seed", args.seed, "the same seed gives the same programme (default 1)");
+  sim->add_option("--seed", args.seed, "the same seed gives the same programme (default 1)")
+      ->transform(DecimalIn(0, std::numeric_limits<uint64_t>::max()));
   sim->add_option("--keys-out", args.key_dir, "where officers' keys go (default: DIR-keys)");
+  sim->add_flag("--force", ctx.force, "replace officers' key files already in --keys-out");
   sim->add_option("--policy", args.policy, "policy JSON (default: the shipped Shenzhen policy)");
   sim->callback([&ctx, run] { *run = [&ctx] { return SimulateCommand(ctx, args); }; });
 }
