@@ -183,6 +183,13 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, AuditReport* 
     report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is not produced by the replay"));
   }
   uint64_t merkle_nodes = CompareMerkleNodes(stored.tree(), tree, report);
+  auto unaccounted = stored.UnaccountedRecords();
+  if (!unaccounted.ok()) {
+    report->findings.push_back(Integrity(0, "", "integrity.read", unaccounted.status().message()));
+  } else {
+    for (auto& [code, message] : *unaccounted)
+      report->findings.push_back(Integrity(0, "", code, message));
+  }
   // Records beyond those the replay derives (an index entry or a row version slipped in).
   auto counts = stored.CountDerived();
   if (!counts.ok()) {

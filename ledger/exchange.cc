@@ -216,9 +216,32 @@ Status CheckNextEntry(const pj::LedgerState& state, const StoredEntry& sealed, b
 }
 
 Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,
-                     const std::function<void(uint64_t)>& progress) {
+                     const std::function<void(uint64_t)>& progress, size_t group_entries) {
   LEDGER_CHECK(ledger != nullptr);
+  LEDGER_CHECK(group_entries > 0 && group_entries <= kBatchEntriesMax) << group_entries;
   if (entries.empty()) return Status::InvalidArgument("nothing to import");
+  uint64_t skipped = 0;  // entries an unfinished import already appended
+  if (ledger->import_unfinished()) {
+    // A resumed import: the entries already appended must be this export's first ones, byte
+    // for byte (their leaf hashes are stored as the Merkle tree's leaves).
+    const uint64_t done = ledger->size();
+    if (done > entries.size()) {
+      return Status::Corruption("the unfinished import holds " + std::to_string(done) +
+                                " entries; this export has " + std::to_string(entries.size()));
+    }
+    for (uint64_t i = 0; i < done; ++i) {
+      LEDGER_ASSIGN_OR_RETURN(Hash leaf, ledger->tree().Node(0, i));
+      if (leaf != entries[i].leaf_hash) {
+        return Status::Corruption(
+            "entry " + std::to_string(i + 1) +
+            " differs from the one the unfinished import appended (another export?)");
+      }
+    }
+    entries = entries.subspan(done);
+    skipped = done;
+    if (progress && skipped > 0) progress(skipped);
+    if (entries.empty()) return ledger->FinishImport();
+  }
   // 1. Signatures on every core. Keys are identified by the hash of their bytes, so every key
   //    the ledger or the import ever registers can be gathered up front without ambiguity;
   //    whether the signer was registered and unrevoked *at that entry* is the dry run's job.
@@ -247,12 +270,13 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64
     dry.dirty.clear();
   }
   // 3. Commit in groups; each group is one synced WriteBatch that re-checks its entries.
-  for (size_t begin = 0; begin < entries.size(); begin += kImportGroupEntries) {
-    size_t count = std::min(kImportGroupEntries, entries.size() - begin);
+  for (size_t begin = 0; begin < entries.size(); begin += group_entries) {
+    size_t count = std::min(group_entries, entries.size() - begin);
     LEDGER_RETURN_IF_ERROR(
         ledger->AppendSigned(entries.subspan(begin, count), now_ms, /*signatures_verified=*/true));
-    if (progress) progress(begin + count);
+    if (progress) progress(skipped + begin + count);
   }
+  if (ledger->import_unfinished()) return ledger->FinishImport();
   return Status::Ok();
 }
 

@@ -33,12 +33,16 @@ Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp,
 // Appends `entries` to `ledger` (which may be empty, from an import-only Create). All or
 // nothing with respect to verification: signatures are checked on every core, then the whole
 // import is dry-run (chain, ledger id, time, signer rights, every rule) on a copy of the state;
-// only then is it committed in groups of kImportGroupEntries. An entry dated later than
-// `now_ms` (the importer's clock) plus projections::kClockSkewMsMax is kRejected
-// ("time.future"): the copy would refuse every write at the real time. `progress` gets
-// entries done.
+// only then is it committed in groups of `group_entries` (at most kBatchEntriesMax). An entry
+// dated later than `now_ms` (the importer's clock) plus projections::kClockSkewMsMax is
+// kRejected ("time.future"): the copy would refuse every write at the real time. `progress`
+// gets the number of this export's entries the ledger holds after each group.
+// Into a ledger marked as an unfinished import (CreateForImport, then a crash), the entries it
+// already holds must be this export's first ones (kCorruption otherwise); the rest is appended
+// and the mark cleared, so a killed import is resumed by running it again.
 Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,
-                     const std::function<void(uint64_t)>& progress);
+                     const std::function<void(uint64_t)>& progress,
+                     size_t group_entries = kImportGroupEntries);
 
 // Checks that `sealed` may follow the head of `state`: seq, ledger id, prev hash, time order,
 // signer registered with a key matching its id, the signature (unless `signature_checked`),

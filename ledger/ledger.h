@@ -32,6 +32,20 @@ enum class OpenMode {
   kReader,     // a RocksDB secondary instance: safe beside a running writer, sees its last sync
 };
 
+// Hooks into the storage for tests (a fault-injecting file system); defined in
+// ledger/internal/storage_hooks.h so this header names no RocksDB type.
+struct StorageHooks;
+
+struct OpenOptions {
+  OpenMode mode = OpenMode::kWriter;
+  // Accept a ledger whose import never finished (the process was killed or crashed during an
+  // import into a new directory), so that the same import can resume it (ImportEntries).
+  // Default: false; Open then refuses such a ledger with kIOError naming the way out.
+  bool resume_import = false;
+  // Default: nullptr (the real file system). Not owned; must outlive the Ledger.
+  const StorageHooks* hooks = nullptr;
+};
+
 // One signed entry as stored: canonical Entry bytes, signature, and the decoded entry.
 struct StoredEntry {
   Bytes entry_bytes;
@@ -58,17 +72,32 @@ class Ledger {
 
   // Creates a new ledger at `path` (which must not hold one) whose entry 1 is LedgerCreated,
   // signed by `authority`. kIOError if the directory holds a ledger or cannot be written.
-  static Result<std::unique_ptr<Ledger>> Create(const std::string& path, const events::PrivateKey& authority,
-                                                const events::LedgerCreated& created, int64_t at_ms);
+  // `hooks`: see OpenOptions.
+  static Result<std::unique_ptr<Ledger>> Create(const std::string& path,
+                                                const events::PrivateKey& authority,
+                                                const events::LedgerCreated& created, int64_t at_ms,
+                                                const StorageHooks* hooks = nullptr);
   // Creates an empty ledger at `path` to be filled by ImportEntries (ledger/exchange.h); its
-  // first imported entry must be a LedgerCreated. Until then it has no head and Open refuses it.
-  static Result<std::unique_ptr<Ledger>> CreateForImport(const std::string& path);
+  // first imported entry must be a LedgerCreated. It is marked as an unfinished import until
+  // FinishImport, so a crash part-way leaves a ledger that only the same import may resume.
+  static Result<std::unique_ptr<Ledger>> CreateForImport(const std::string& path,
+                                                         const StorageHooks* hooks = nullptr);
   // Opens an existing ledger, loads its projections and checks the head entry against them.
-  // kIOError: no ledger at `path`; kBusy: another writer holds it; kCorruption: unknown format
-  // or a head that does not match.
-  static Result<std::unique_ptr<Ledger>> Open(const std::string& path, OpenMode mode);
+  // kIOError: no ledger at `path`, or an unfinished import (unless options.resume_import);
+  // kBusy: another writer holds it; kCorruption: unknown format or a head that does not match.
+  static Result<std::unique_ptr<Ledger>> Open(const std::string& path, const OpenOptions& options);
+  static Result<std::unique_ptr<Ledger>> Open(const std::string& path, OpenMode mode) {
+    OpenOptions options;
+    options.mode = mode;
+    return Open(path, options);
+  }
 
   const projections::LedgerState& state() const { return state_; }
+  // True while the ledger is an import that has not finished (see CreateForImport).
+  bool import_unfinished() const { return import_unfinished_; }
+  // Clears the unfinished-import mark (synced), once every entry of the import is appended.
+  // kIOError if it cannot be written. Writer only.
+  virtual Status FinishImport() = 0;
   uint64_t size() const { return state_.info.head_seq; }
 
   // Signs and appends `requests` in order, all or nothing, recorded at `at_ms`, which may not
@@ -111,9 +140,18 @@ class Ledger {
   // Every stored projection row (audit compares them with a rebuild).
   virtual Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const = 0;
 
-  // Checkpoints: signed notes kept in their own column family, keyed by tree size.
+  // Checkpoints: signed notes kept in their own column family, keyed by tree size. Storing one
+  // also records its digest, so a checkpoint that later disappears is noticed.
   virtual Status StoreCheckpoint(uint64_t tree_size, const std::string& note) = 0;
   virtual Result<std::vector<std::pair<uint64_t, std::string>>> Checkpoints() const = 0;
+
+  // Audit's view of records no entry and no checkpoint accounts for, as (finding code, one
+  // line): column families a ledger never makes, any record in the default family, keys of
+  // a form the layout does not have in the entries, checkpoints and meta families, and
+  // stored checkpoints missing, changed or added relative to the digests recorded with them.
+  // Records of index, history, Merkle and projections are checked by count and content
+  // elsewhere. kIOError if the store cannot be read.
+  virtual Result<std::vector<std::pair<std::string, std::string>>> UnaccountedRecords() const = 0;
 
   // Recomputes every projection from entry 1 and rewrites the stored rows to match (one
   // WriteBatch). Returns the number of rows that differed. Writer only.
@@ -137,6 +175,7 @@ class Ledger {
  protected:
   Ledger() = default;
   projections::LedgerState state_;
+  bool import_unfinished_ = false;
 };
 
 // The 32-byte signature of `entry_bytes` and its leaf hash, split from a stored value

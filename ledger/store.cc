@@ -4,18 +4,22 @@
 #include <rocksdb/options.h>
 #include <rocksdb/write_batch.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 
 #include "events/codec.h"
+#include "events/crypto.h"
 #include "events/text.h"
-#include "ledger/internal/rocksdb_status.h"
 #include "ledger/exchange.h"
 #include "ledger/internal/index_names.h"
+#include "ledger/internal/rocksdb_status.h"
 #include "ledger/internal/storage_format.h"
+#include "ledger/internal/storage_hooks.h"
 #include "ledger/ledger.h"
 
 namespace fundledger::ledger {
@@ -34,6 +38,15 @@ const std::vector<std::string>& ColumnFamilyNames() {
   return names;
 }
 enum Cf { kDefault, kEntries, kIndex, kProjections, kMerkle, kCheckpoints, kMeta, kHistory, kCfCount };
+// Column families a ledger does not make, opened (for audit to report) at most this many.
+constexpr size_t kUnknownFamiliesMax = 64;
+// Records of one kind that UnaccountedRecords describes one by one, at most.
+constexpr size_t kUnaccountedListedMax = 20;
+
+// The meta record of the checkpoint of `tree_size`: "checkpoint/" || size:u64 BE.
+std::string CheckpointMetaKey(uint64_t tree_size) {
+  return std::string(internal::kMetaCheckpointPrefix) + internal::SeqKey(tree_size);
+}
 
 rocksdb::Slice AsSlice(std::span<const uint8_t> bytes) {
   return rocksdb::Slice(reinterpret_cast<const char*>(bytes.data()), bytes.size());
@@ -43,18 +56,6 @@ std::string FormatValue() {
   std::string value(4, '\0');
   for (size_t i = 0; i < 4; ++i) value[i] = static_cast<char>((kStorageFormat >> (8 * i)) & 0xff);
   return value;
-}
-
-// The public key that must have signed `entry`: the authority's for entry 1, else the
-// registered signer's. nullopt if the signer is unknown.
-std::optional<ev::PublicKey> SignerKey(const pj::LedgerState& state, const ev::Entry& entry) {
-  if (entry.seq == 1) {
-    if (const auto* created = std::get_if<ev::LedgerCreated>(&entry.body)) return created->authority_public_key;
-    return std::nullopt;
-  }
-  const pj::KeyInfo* key = state.FindKey(entry.signer);
-  if (key == nullptr) return std::nullopt;
-  return key->public_key;
 }
 
 class RocksLedger;
@@ -89,14 +90,31 @@ class RocksLedger : public Ledger {
   Status LoadState();
   // Writes the storage format and entry 1 (Create).
   Status Initialize(const StoredEntry& first);
-  // Records the storage format alone (an import fills the ledger).
+  // Records the storage format and the unfinished-import mark, together (an import fills
+  // the ledger and clears the mark).
   Status WriteFormat() {
+    rocksdb::WriteBatch batch;
+    batch.Put(handles_[kMeta], "format", FormatValue());
+    batch.Put(handles_[kMeta], internal::kMetaImportUnfinished, "");
     rocksdb::WriteOptions options;
     options.sync = true;
-    return FromRocks(db_->Put(options, handles_[kMeta], "format", FormatValue()), "writing the storage format");
+    LEDGER_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch), "writing the storage format"));
+    import_unfinished_ = true;
+    return Status::Ok();
+  }
+  Status FinishImport() override {
+    LEDGER_RETURN_IF_ERROR(NeedWriter());
+    rocksdb::WriteOptions options;
+    options.sync = true;
+    LEDGER_RETURN_IF_ERROR(
+        FromRocks(db_->Delete(options, handles_[kMeta], internal::kMetaImportUnfinished),
+                  "finishing the import"));
+    import_unfinished_ = false;
+    return Status::Ok();
   }
   // Checks the storage format and that the head entry matches the loaded projections (Open).
-  Status CheckOnOpen() const;
+  // An unfinished import is refused unless `resume_import`; it may then have no head yet.
+  Status CheckOnOpen(const std::string& path, bool resume_import);
 
   Result<std::vector<AppendResult>> Append(const ev::PrivateKey& signer,
                                            std::span<const AppendRequest> requests, int64_t at_ms,
@@ -111,6 +129,10 @@ class RocksLedger : public Ledger {
   Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const override;
   Status StoreCheckpoint(uint64_t tree_size, const std::string& note) override;
   Result<std::vector<std::pair<uint64_t, std::string>>> Checkpoints() const override;
+  Result<std::vector<std::pair<std::string, std::string>>> UnaccountedRecords() const override;
+  void set_unknown_families(std::vector<std::string> names) {
+    unknown_families_ = std::move(names);
+  }
   Result<uint64_t> Rebuild() override;
   Result<pj::LedgerState> StateAsOf(uint64_t seq, const std::vector<std::string>& prefixes) const override;
   Result<std::optional<std::string>> HistoryVersion(const std::string& row_key, uint64_t seq) const override {
@@ -156,19 +178,41 @@ class RocksLedger : public Ledger {
   }
   // Stages a sealed entry: Apply to the state, and entry, index and Merkle rows to `batch`.
   Status Stage(const StoredEntry& sealed, rocksdb::WriteBatch* batch);
-  // Adds the dirty projection rows and writes `batch` synced; undoes the state on failure.
+  // Adds the batch's changed projection rows and writes `batch` synced; undoes the state on
+  // failure.
   Status Commit(rocksdb::WriteBatch* batch);
-  // Puts every row in state_.dirty back as it is stored, and forgets the staged batch.
+  // Puts every row the staged batch changed back as it is stored, and forgets the batch.
   void Rollback();
   // Checks a signed entry as it would be appended next: chain, time, signature, rules.
   Status CheckNext(const StoredEntry& sealed) const;
+  // The public key `signer` was registered with before entry `before_seq`, taken from the
+  // signed entry that registered it (entry 1's LedgerCreated for the authority, else the first
+  // KeyRegistered of that key the kind index lists), whose own signature and place in the
+  // chain are checked the same way. Never from the key projection row: rows are not signed,
+  // so a swapped row must not make a forged entry verify. kCorruption if there is none.
+  Result<ev::PublicKey> RegisteredKey(const ev::KeyId& signer, uint64_t before_seq,
+                                      int depth) const;
+  // Stored entry `seq`, decoded, checked to be stored under its own seq and to be the leaf the
+  // stored Merkle tree holds at its place, its prev hash that of the leaf before.
+  Result<StoredEntry> ChainedEntry(uint64_t seq) const;
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   OpenMode mode_;
   std::string secondary_dir_;
   DbTree tree_;
+  // Rows changed by the entries staged in the batch not yet written (Commit writes them,
+  // Rollback reloads them).
+  std::set<std::string> batch_dirty_;
+  // Keys whose signed registration was verified: key id -> (registration seq, public key).
+  mutable std::map<ev::KeyId, std::pair<uint64_t, ev::PublicKey>> verified_keys_;
+  // Column families found at open that a ledger never makes (their handles follow the known).
+  std::vector<std::string> unknown_families_;
 };
+
+// Registrations vouch for registrations (the authority for an admin, the admin for a clerk);
+// a longer chain than this is refused rather than followed.
+constexpr int kKeyChainDepthMax = 16;
 
 Result<Hash> DbTree::Node(uint32_t level, uint64_t index) const {
   auto it = pending.find(MerkleKey(level, index));
@@ -200,12 +244,23 @@ Status RocksLedger::Initialize(const StoredEntry& first) {
   return Commit(&batch);
 }
 
-Status RocksLedger::CheckOnOpen() const {
+Status RocksLedger::CheckOnOpen(const std::string& path, bool resume_import) {
   std::string format;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kMeta], "format", &format);
   if (s.IsNotFound()) return Status::Corruption("not a fundledger ledger (no storage format recorded)");
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading the storage format"));
   if (format != FormatValue()) return Status::Corruption("unknown storage format; this fundledger reads format " + std::to_string(kStorageFormat));
+  std::string mark;
+  s = db_->Get(rocksdb::ReadOptions(), handles_[kMeta], internal::kMetaImportUnfinished, &mark);
+  if (!s.IsNotFound()) {
+    LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading the import mark"));
+    if (!resume_import) {
+      return Status::IOError("the import into " + path +
+                             " did not finish; run the same import again to complete it");
+    }
+    import_unfinished_ = true;
+    if (state_.info.head_seq == 0) return Status::Ok();  // stopped before its first group
+  }
   if (state_.info.head_seq == 0) return Status::Corruption("the ledger has no head");
   auto raw = ReadRaw(state_.info.head_seq);
   if (!raw.ok() && raw.status().IsNotFound()) {
@@ -237,8 +292,7 @@ Status RocksLedger::Stage(const StoredEntry& sealed, rocksdb::WriteBatch* batch)
     batch->Put(handles_[kMerkle], key, AsSlice(node.hash));
   }
   uint64_t before = state_.info.head_seq;
-  std::set<std::string> earlier;  // rows changed by earlier entries of this batch
-  earlier.swap(state_.dirty);
+  LEDGER_CHECK(state_.dirty.empty());
   pj::Apply(&state_, pj::EntryContext{&e, sealed.leaf_hash});
   LEDGER_CHECK(state_.info.head_seq == before + 1) << before;
   // Each row this entry changed gets a version at this seq, so as-of reads see every step.
@@ -246,12 +300,15 @@ Status RocksLedger::Stage(const StoredEntry& sealed, rocksdb::WriteBatch* batch)
     std::optional<std::string> row = pj::EncodeRow(state_, key);
     batch->Put(handles_[kHistory], internal::HistoryKey(key, e.seq), row ? *row : std::string());
   }
-  state_.dirty.merge(earlier);
+  // The entry's few rows move into the batch's set (cost: this entry's rows, not the batch's);
+  // merging the other way round made a batch of n entries cost O(n^2).
+  batch_dirty_.merge(state_.dirty);
+  state_.dirty.clear();
   return Status::Ok();
 }
 
 Status RocksLedger::Commit(rocksdb::WriteBatch* batch) {
-  for (const std::string& key : state_.dirty) {
+  for (const std::string& key : batch_dirty_) {
     std::optional<std::string> row = pj::EncodeRow(state_, key);
     if (row) {
       batch->Put(handles_[kProjections], key, *row);
@@ -266,13 +323,14 @@ Status RocksLedger::Commit(rocksdb::WriteBatch* batch) {
     Rollback();
     return s;
   }
-  state_.dirty.clear();
+  batch_dirty_.clear();
   tree_.pending.clear();
   return Status::Ok();
 }
 
 void RocksLedger::Rollback() {
-  for (const std::string& key : state_.dirty) {
+  batch_dirty_.merge(state_.dirty);
+  for (const std::string& key : batch_dirty_) {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kProjections], key, &value);
     pj::EraseRow(&state_, key);
@@ -284,6 +342,7 @@ void RocksLedger::Rollback() {
     }
   }
   state_.dirty.clear();
+  batch_dirty_.clear();
   tree_.pending.clear();
 }
 
@@ -388,11 +447,84 @@ Result<StoredEntry> RocksLedger::Read(uint64_t seq) const {
   LEDGER_ASSIGN_OR_RETURN(StoredEntry stored, SplitStoredValue(value));
   const std::string where = "entry " + std::to_string(seq);
   if (stored.entry.seq != seq) return Status::Corruption(where + ": stored under the wrong seq");
-  auto key = SignerKey(state_, stored.entry);
+  std::optional<ev::PublicKey> key;
+  if (seq == 1) {
+    // Entry 1 vouches for itself: the authority key it names must have signed it.
+    if (const auto* created = std::get_if<ev::LedgerCreated>(&stored.entry.body))
+      key = created->authority_public_key;
+    if (key && ev::KeyIdOf(*key) != stored.entry.signer) key.reset();
+  } else {
+    auto registered = RegisteredKey(stored.entry.signer, seq, 0);
+    if (!registered.ok())
+      return Status::Corruption(where + ": signature does not verify (" +
+                                registered.status().message() + ")");
+    key = *registered;
+  }
   if (!key || !ev::Ed25519Verify(*key, stored.entry_bytes, stored.signature)) {
     return Status::Corruption(where + ": signature does not verify");
   }
   return stored;
+}
+
+Result<StoredEntry> RocksLedger::ChainedEntry(uint64_t seq) const {
+  const std::string where = "entry " + std::to_string(seq);
+  auto raw = ReadRaw(seq);
+  if (!raw.ok() && raw.status().IsNotFound()) return Status::Corruption(where + " is missing");
+  LEDGER_ASSIGN_OR_RETURN(Bytes value, std::move(raw));
+  LEDGER_ASSIGN_OR_RETURN(StoredEntry stored, SplitStoredValue(value));
+  if (stored.entry.seq != seq) return Status::Corruption(where + ": stored under the wrong seq");
+  auto leaf = tree_.Node(0, seq - 1);
+  if (!leaf.ok() || *leaf != stored.leaf_hash)
+    return Status::Corruption(where + ": not the leaf the Merkle tree holds");
+  Hash previous{};
+  if (seq > 1) {
+    auto before = tree_.Node(0, seq - 2);
+    if (!before.ok()) return Status::Corruption(where + ": the leaf before it is missing");
+    previous = *before;
+  }
+  if (stored.entry.prev_hash != previous)
+    return Status::Corruption(where + ": prev_hash does not match the chain");
+  return stored;
+}
+
+Result<ev::PublicKey> RocksLedger::RegisteredKey(const ev::KeyId& signer, uint64_t before_seq,
+                                                 int depth) const {
+  const std::string who = "key " + ev::Hex(signer).substr(0, 16) + "…";
+  if (depth > kKeyChainDepthMax)
+    return Status::Corruption(who + ": key registrations nest too deep");
+  auto cached = verified_keys_.find(signer);
+  if (cached != verified_keys_.end() && cached->second.first < before_seq)
+    return cached->second.second;
+  LEDGER_ASSIGN_OR_RETURN(StoredEntry first, ChainedEntry(1));
+  if (const auto* created = std::get_if<ev::LedgerCreated>(&first.entry.body)) {
+    const ev::PublicKey& authority = created->authority_public_key;
+    if (ev::KeyIdOf(authority) == signer) {
+      if (first.entry.signer != signer ||
+          !ev::Ed25519Verify(authority, first.entry_bytes, first.signature)) {
+        return Status::Corruption("entry 1: signature does not verify");
+      }
+      verified_keys_[signer] = {1, authority};
+      return authority;
+    }
+  }
+  LEDGER_ASSIGN_OR_RETURN(std::vector<uint64_t> seqs,
+                          IndexSeqs(std::string("kind/") + "KeyRegistered"));
+  for (uint64_t seq : seqs) {
+    if (seq >= before_seq) break;
+    LEDGER_ASSIGN_OR_RETURN(StoredEntry registration, ChainedEntry(seq));
+    const auto* registered = std::get_if<ev::KeyRegistered>(&registration.entry.body);
+    if (registered == nullptr || ev::KeyIdOf(registered->public_key) != signer) continue;
+    LEDGER_ASSIGN_OR_RETURN(ev::PublicKey by,
+                            RegisteredKey(registration.entry.signer, seq, depth + 1));
+    if (!ev::Ed25519Verify(by, registration.entry_bytes, registration.signature)) {
+      return Status::Corruption("entry " + std::to_string(seq) + ": the registration of " + who +
+                                " does not verify");
+    }
+    verified_keys_[signer] = {seq, registered->public_key};
+    return registered->public_key;
+  }
+  return Status::Corruption(who + " has no signed registration before entry " +
+                            std::to_string(before_seq));
 }
 
 Result<uint64_t> RocksLedger::CountStoredEntries() const {
@@ -425,16 +557,99 @@ Result<std::vector<std::pair<std::string, std::string>>> RocksLedger::StoredRows
 
 Status RocksLedger::StoreCheckpoint(uint64_t tree_size, const std::string& note) {
   LEDGER_RETURN_IF_ERROR(NeedWriter());
+  // The meta record lets audit notice a stored checkpoint that later disappears.
+  rocksdb::WriteBatch batch;
+  batch.Put(handles_[kCheckpoints], SeqKey(tree_size), note);
+  batch.Put(handles_[kMeta], CheckpointMetaKey(tree_size), AsSlice(ev::Sha256(note)));
   rocksdb::WriteOptions options;
   options.sync = true;
-  return FromRocks(db_->Put(options, handles_[kCheckpoints], SeqKey(tree_size), note), "storing the checkpoint");
+  return FromRocks(db_->Write(options, &batch), "storing the checkpoint");
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> RocksLedger::UnaccountedRecords() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (size_t i = 0; i < unknown_families_.size(); ++i) {
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(rocksdb::ReadOptions(), handles_[kCfCount + i]));
+    uint64_t count = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
+    LEDGER_RETURN_IF_ERROR(
+        FromRocks(it->status(), "reading column family " + unknown_families_[i]));
+    out.emplace_back("integrity.stray", "column family '" + unknown_families_[i] +
+                                            "' is not a ledger's (" + std::to_string(count) +
+                                            " records)");
+  }
+  // Families whose every key has one fixed form; anything else was put there from outside.
+  auto scan = [&](Cf cf, const char* name,
+                  const std::function<bool(const rocksdb::Slice&)>& accounted) -> Status {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[cf]));
+    uint64_t stray = 0;
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (accounted(it->key())) continue;
+      if (stray++ < kUnaccountedListedMax) {
+        out.emplace_back(
+            "integrity.stray",
+            std::string("record ") +
+                ev::Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(it->key().data()),
+                                                 it->key().size())) +
+                " in column family '" + name + "' is not the ledger's");
+      }
+    }
+    return FromRocks(it->status(), std::string("reading column family ") + name);
+  };
+  std::map<uint64_t, std::string> recorded;  // tree size -> SHA-256 of the note, from meta
+  LEDGER_RETURN_IF_ERROR(scan(kDefault, "default", [](const rocksdb::Slice&) { return false; }));
+  LEDGER_RETURN_IF_ERROR(scan(kEntries, internal::kCfEntries, [](const rocksdb::Slice& key) {
+    return key.size() == internal::kSeqKeyBytes;
+  }));
+  LEDGER_RETURN_IF_ERROR(
+      scan(kCheckpoints, internal::kCfCheckpoints,
+           [](const rocksdb::Slice& key) { return key.size() == internal::kSeqKeyBytes; }));
+  LEDGER_RETURN_IF_ERROR(scan(kMeta, internal::kCfMeta, [&](const rocksdb::Slice& key) {
+    if (key == "format" || key == internal::kMetaImportUnfinished) return true;
+    const rocksdb::Slice prefix(internal::kMetaCheckpointPrefix);
+    if (!key.starts_with(prefix) || key.size() != prefix.size() + internal::kSeqKeyBytes)
+      return false;
+    std::string value;
+    if (!db_->Get(rocksdb::ReadOptions(), handles_[kMeta], key, &value).ok()) return false;
+    recorded[internal::SeqFromKey(key.data() + prefix.size())] = value;
+    return true;
+  }));
+  // Every checkpoint the ledger stored is still there, unchanged, and no other was added.
+  LEDGER_ASSIGN_OR_RETURN(auto notes, Checkpoints());
+  std::map<uint64_t, std::string> stored;
+  for (const auto& [tree_size, note] : notes) {
+    ev::Hash digest = ev::Sha256(note);
+    stored[tree_size] = std::string(digest.begin(), digest.end());
+  }
+  for (const auto& [tree_size, digest] : recorded) {
+    auto it = stored.find(tree_size);
+    if (it == stored.end()) {
+      out.emplace_back("integrity.checkpoint", "the checkpoint of tree size " +
+                                                   std::to_string(tree_size) +
+                                                   " that the ledger stored is missing");
+    } else if (it->second != digest) {
+      out.emplace_back("integrity.checkpoint", "the checkpoint of tree size " +
+                                                   std::to_string(tree_size) +
+                                                   " differs from the one the ledger stored");
+    }
+  }
+  for (const auto& [tree_size, digest] : stored) {
+    if (!recorded.count(tree_size)) {
+      out.emplace_back("integrity.checkpoint", "the checkpoint of tree size " +
+                                                   std::to_string(tree_size) +
+                                                   " was not stored by the ledger");
+    }
+  }
+  return out;
 }
 
 Result<std::vector<std::pair<uint64_t, std::string>>> RocksLedger::Checkpoints() const {
   std::vector<std::pair<uint64_t, std::string>> out;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kCheckpoints]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    if (it->key().size() != internal::kSeqKeyBytes) return Status::Corruption("checkpoint key of wrong size");
+    if (it->key().size() != internal::kSeqKeyBytes)
+      continue;  // not the ledger's: UnaccountedRecords
     out.emplace_back(internal::SeqFromKey(it->key().data()), it->value().ToString());
   }
   LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading checkpoints"));
@@ -503,8 +718,10 @@ Result<uint64_t> RocksLedger::Rebuild() {
   return differing;
 }
 
-Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mode, bool create) {
+Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mode, bool create,
+                                            const StorageHooks* hooks) {
   rocksdb::DBOptions options;
+  if (hooks != nullptr && hooks->env != nullptr) options.env = hooks->env;
   options.create_if_missing = create;
   options.create_missing_column_families = create;
   options.max_open_files = mode == OpenMode::kReader ? -1 : 512;  // secondaries need -1
@@ -512,6 +729,21 @@ Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mo
   options.keep_log_file_num = 2;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const std::string& name : ColumnFamilyNames()) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  // Families a ledger never makes are opened too (RocksDB refuses an open that leaves one
+  // out), so that audit can report them instead of the ledger failing to open.
+  std::vector<std::string> unknown;
+  if (!create) {
+    std::vector<std::string> present;
+    rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(options, path, &present);
+    if (!listed.ok()) return FromRocks(listed, "opening the ledger at " + path);
+    for (const std::string& name : present) {
+      const auto& known = ColumnFamilyNames();
+      if (std::find(known.begin(), known.end(), name) != known.end()) continue;
+      if (unknown.size() >= kUnknownFamiliesMax) break;
+      unknown.push_back(name);
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+  }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   std::string secondary_dir;
@@ -533,19 +765,22 @@ Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mo
     if (!secondary_dir.empty()) std::filesystem::remove_all(secondary_dir);
     return FromRocks(s, "opening the ledger at " + path);
   }
-  LEDGER_CHECK(handles.size() == kCfCount);
-  return std::make_unique<RocksLedger>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles), mode, secondary_dir);
+  LEDGER_CHECK(handles.size() == kCfCount + unknown.size());
+  auto ledger = std::make_unique<RocksLedger>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles),
+                                              mode, secondary_dir);
+  ledger->set_unknown_families(std::move(unknown));
+  return ledger;
 }
 
 // A new RocksDB directory for a ledger; refuses one that already holds a ledger.
-Result<std::unique_ptr<RocksLedger>> CreateDb(const std::string& path) {
+Result<std::unique_ptr<RocksLedger>> CreateDb(const std::string& path, const StorageHooks* hooks) {
   std::error_code error;
   if (std::filesystem::exists(std::filesystem::path(path) / "CURRENT", error)) {
     return Status::IOError("a ledger already exists at " + path);
   }
   std::filesystem::create_directories(path, error);
   if (error) return Status::IOError("cannot create " + path + ": " + error.message());
-  return OpenDb(path, OpenMode::kWriter, true);
+  return OpenDb(path, OpenMode::kWriter, true, hooks);
 }
 
 }  // namespace
@@ -567,7 +802,8 @@ Result<StoredEntry> SplitStoredValue(std::span<const uint8_t> value) {
 
 Result<std::unique_ptr<Ledger>> Ledger::Create(const std::string& path,
                                                const ev::PrivateKey& authority,
-                                               const ev::LedgerCreated& created, int64_t at_ms) {
+                                               const ev::LedgerCreated& created, int64_t at_ms,
+                                               const StorageHooks* hooks) {
   ev::Entry e;
   ev::RandomBytes(e.ledger_id);
   e.seq = 1;
@@ -581,25 +817,26 @@ Result<std::unique_ptr<Ledger>> Ledger::Create(const std::string& path,
   sealed.signature = authority.Sign(sealed.entry_bytes);
   sealed.leaf_hash = ev::EntryLeafHash(sealed.entry_bytes, sealed.signature);
   sealed.entry = e;
-  LEDGER_ASSIGN_OR_RETURN(auto db, CreateDb(path));
+  LEDGER_ASSIGN_OR_RETURN(auto db, CreateDb(path, hooks));
   LEDGER_RETURN_IF_ERROR(db->Initialize(sealed));
   return std::unique_ptr<Ledger>(std::move(db));
 }
 
-Result<std::unique_ptr<Ledger>> Ledger::CreateForImport(const std::string& path) {
-  LEDGER_ASSIGN_OR_RETURN(auto db, CreateDb(path));
+Result<std::unique_ptr<Ledger>> Ledger::CreateForImport(const std::string& path,
+                                                        const StorageHooks* hooks) {
+  LEDGER_ASSIGN_OR_RETURN(auto db, CreateDb(path, hooks));
   LEDGER_RETURN_IF_ERROR(db->WriteFormat());
   return std::unique_ptr<Ledger>(std::move(db));
 }
 
-Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, OpenMode mode) {
+Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, const OpenOptions& options) {
   std::error_code error;
   if (!std::filesystem::exists(std::filesystem::path(path) / "CURRENT", error)) {
     return Status::IOError("no ledger at " + path);
   }
-  LEDGER_ASSIGN_OR_RETURN(auto db, OpenDb(path, mode, false));
+  LEDGER_ASSIGN_OR_RETURN(auto db, OpenDb(path, options.mode, false, options.hooks));
   LEDGER_RETURN_IF_ERROR(db->LoadState());
-  LEDGER_RETURN_IF_ERROR(db->CheckOnOpen());
+  LEDGER_RETURN_IF_ERROR(db->CheckOnOpen(path, options.resume_import));
   return std::unique_ptr<Ledger>(std::move(db));
 }
 

@@ -18,6 +18,11 @@ namespace fundledger::projections {
 using events::Hash;
 using events::KeyId;
 
+// a + b and a - b, saturating at the int64 bounds. The fold and the rules are total over
+// entries that broke a rule (audit replays them), whose amounts can sum past int64.
+int64_t SaturatingAdd(int64_t a, int64_t b);
+int64_t SaturatingSub(int64_t a, int64_t b);
+
 struct KeyInfo {
   events::PublicKey public_key{};
   events::Role role = events::Role::kClerk;
@@ -53,9 +58,9 @@ struct Application {
   std::string award_unit;                  // unit of the awarding reviewer
   std::string district;                    // recipient's district at submission
   std::vector<uint64_t> seqs;              // every entry about this application
-  int64_t NetAwardFen() const { return granted_fen - revoked_fen; }
-  int64_t NetPaidFen() const { return paid_fen - reversed_fen; }
-  int64_t UnpaidFen() const { return NetAwardFen() - NetPaidFen(); }
+  int64_t NetAwardFen() const { return SaturatingSub(granted_fen, revoked_fen); }
+  int64_t NetPaidFen() const { return SaturatingSub(paid_fen, reversed_fen); }
+  int64_t UnpaidFen() const { return SaturatingSub(NetAwardFen(), NetPaidFen()); }
 };
 // "submitted", "approved", "rejected", "awarded", "paid" (net paid == net award > 0),
 // "revoked" (awarded, then wholly revoked).
@@ -64,9 +69,9 @@ std::string StatusName(const Application& application);
 // Money moved, for any grouping (measure-year, unit, district, recipient).
 struct Totals {
   int64_t granted_fen = 0, revoked_fen = 0, paid_fen = 0, reversed_fen = 0;
-  int64_t CommittedFen() const { return granted_fen - revoked_fen; }
-  int64_t NetPaidFen() const { return paid_fen - reversed_fen; }
-  int64_t OutstandingFen() const { return CommittedFen() - NetPaidFen(); }
+  int64_t CommittedFen() const { return SaturatingSub(granted_fen, revoked_fen); }
+  int64_t NetPaidFen() const { return SaturatingSub(paid_fen, reversed_fen); }
+  int64_t OutstandingFen() const { return SaturatingSub(CommittedFen(), NetPaidFen()); }
   bool operator==(const Totals&) const = default;
 };
 

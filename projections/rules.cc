@@ -44,6 +44,12 @@ Result<PolicyView> ResolvePolicy(const LedgerState& state, int64_t at_ms, const 
   if (!view.measure->money_rule) {
     return Reject("measure.no_money", "measure " + measure_id + " grants no money through the ledger");
   }
+  // A policy that broke CheckPolicy is still in the state when audit replays a hostile export;
+  // the rates the rules compute with must then refuse, not reach ApplyRateBp's checks.
+  const std::string where = "policy " + view.version->policy.id + " measure " + measure_id;
+  if (view.measure->co_funded && view.measure->co_funding.city_share_bp > 10000) {
+    return Status::InvalidArgument(where + ": city share over 100% (the policy is invalid)");
+  }
   if (track_id != nullptr) {
     view.track = view.measure->FindTrack(*track_id);
     if (view.track == nullptr) {
@@ -51,6 +57,10 @@ Result<PolicyView> ResolvePolicy(const LedgerState& state, int64_t at_ms, const 
       for (const auto& t : view.measure->tracks) names += (names.empty() ? "" : ", ") + t.id;
       return Reject("track.unknown", "measure " + measure_id + " has no track '" + *track_id +
                                          "' (tracks: " + names + ")");
+    }
+    if (view.track->rate_ceiling_bp > 10000) {
+      return Status::InvalidArgument(where + " track " + *track_id +
+                                     ": rate ceiling over 100% (the policy is invalid)");
     }
   }
   return view;
@@ -472,7 +482,7 @@ class Validator {
 struct Bound {
   std::string rule, label;
   int64_t limit = 0, used = 0;
-  int64_t Remaining() const { return std::max<int64_t>(0, limit - used); }
+  int64_t Remaining() const { return std::max<int64_t>(0, SaturatingSub(limit, used)); }
 };
 
 int64_t NetCommitted(const LedgerState& s, const std::string& key) {
@@ -500,7 +510,9 @@ void CapBounds(const LedgerState& s, const ev::ApplicationSubmitted& a, const ev
           int first = std::stoi(ev::FormatIsoDate(*start).substr(0, 4));
           int last = std::stoi(ev::FormatIsoDate(*end).substr(0, 4));
           for (int y = first; y <= last; ++y) {
-            used += NetCommitted(s, RowKeyRecipientYear(a.recipient_id, m.id, t.id, static_cast<uint16_t>(y)));
+            std::string row =
+                RowKeyRecipientYear(a.recipient_id, m.id, t.id, static_cast<uint16_t>(y));
+            used = SaturatingAdd(used, NetCommitted(s, row));
           }
         }
         out->push_back({"cap.per_term", "per-recipient cap " + Yuan(cap.amount_fen) + " over the policy term",
@@ -520,7 +532,8 @@ void CapBounds(const LedgerState& s, const ev::ApplicationSubmitted& a, const ev
       case ev::CapScope::kPerRecipientMeasureYear: {
         int64_t used = 0;
         for (const ev::Track& other : m.tracks) {
-          used += NetCommitted(s, RowKeyRecipientYear(a.recipient_id, m.id, other.id, a.fiscal_year));
+          std::string row = RowKeyRecipientYear(a.recipient_id, m.id, other.id, a.fiscal_year);
+          used = SaturatingAdd(used, NetCommitted(s, row));
         }
         out->push_back({"cap.per_recipient_measure_year",
                         "per-recipient cap " + Yuan(cap.amount_fen) + " across measure " + m.id + " for " + year,
@@ -591,6 +604,10 @@ Result<AwardLimit> MaxAward(const LedgerState& s, const std::string& application
                                           "; only an approved application can be awarded");
   }
   const ev::ApplicationSubmitted& a = app->submitted;
+  // An application refused for its basis is still in an audit's replayed state.
+  if (a.basis_fen < 0 || a.basis_fen > ev::kAmountFenMax) {
+    return Status::InvalidArgument("application " + application_id + " has a basis out of range");
+  }
   LEDGER_ASSIGN_OR_RETURN(PolicyView view, ResolvePolicy(s, at_ms, a.measure, &a.track));
   const ev::Measure& m = *view.measure;
   const ev::Track& t = *view.track;
@@ -629,17 +646,24 @@ Result<AwardLimit> MaxAward(const LedgerState& s, const std::string& application
     bounds.push_back({"pool.exhausted", "measure " + m.id + ": no budget allocated for " + std::to_string(a.fiscal_year), 0, 0});
   } else if (pool_max < upper) {
     int64_t committed = my.totals.CommittedFen();
-    bounds.push_back({"pool.exhausted", "measure " + m.id + ": budget " + Yuan(my.AllocatedFen()) + " for " +
-                                            std::to_string(a.fiscal_year) + (m.co_funded ? " (city and " + app->district + " shares)" : ""),
-                      committed + pool_max, committed});
+    bounds.push_back({"pool.exhausted",
+                      "measure " + m.id + ": budget " + Yuan(my.AllocatedFen()) + " for " +
+                          std::to_string(a.fiscal_year) +
+                          (m.co_funded ? " (city and " + app->district + " shares)" : ""),
+                      SaturatingAdd(committed, pool_max), committed});
   }
-  LEDGER_CHECK(!bounds.empty()) << "CheckPolicy guarantees every track a bound";
+  // CheckPolicy gives every track a bound, but an invalid policy replayed by audit may not.
+  if (bounds.empty()) {
+    return Status::InvalidArgument(Where(m, t) + ": the track has no cap (the policy is invalid)");
+  }
   const Bound* binding = &bounds.front();
   for (const Bound& b : bounds) {
     if (b.Remaining() < binding->Remaining()) binding = &b;
   }
   AwardLimit limit;
-  limit.max_fen = binding->Remaining();
+  // Totals that rule-breaking entries pushed past any real amount leave a bound's remainder
+  // above kAmountFenMax; no award may exceed that bound anyway.
+  limit.max_fen = std::min(binding->Remaining(), ev::kAmountFenMax);
   limit.binding_rule = binding->rule;
   limit.explanation = Where(m, t) + ": " + binding->label;
   if (binding->used > 0 || binding->rule.starts_with("cap.per_r") || binding->rule == "cap.per_project") {

@@ -1,5 +1,6 @@
 // The fold: Apply(state, entry) and the persisted row form of the state.
 #include <array>
+#include <climits>
 #include <cstdio>
 #include <span>
 #include <nlohmann/json.hpp>
@@ -33,9 +34,7 @@ std::string YearText(uint16_t year) {
 }
 
 // Saturating add: Apply is total even over entries that broke a rule (audit replays them).
-void Add(int64_t* total, int64_t amount) {
-  if (!ev::CheckedAdd(*total, amount, total)) *total = amount > 0 ? INT64_MAX : INT64_MIN;
-}
+void Add(int64_t* total, int64_t amount) { *total = SaturatingAdd(*total, amount); }
 
 __extension__ typedef __int128 Int128;
 
@@ -190,7 +189,8 @@ class Folder {
       district_part = MulDiv(app->revoked_fen, app->district_fen, app->granted_fen) -
                       MulDiv(revoked_before, app->district_fen, app->granted_fen);
     }
-    MoveMoney(app, Movement{0, e.amount_fen, 0, 0}, -(e.amount_fen - district_part), -district_part);
+    MoveMoney(app, Movement{0, e.amount_fen, 0, 0}, SaturatingSub(district_part, e.amount_fen),
+              SaturatingSub(0, district_part));
     if (app->NetAwardFen() <= 0) ReleaseEvidence(*app, e.application_id);
     Recount(&before, *app);
   }
@@ -249,7 +249,7 @@ class Folder {
     if (m.revoked > 0 && app->NetAwardFen() <= 0 && ry.live_awards > 0) --ry.live_awards;
     Touch(ry_key);
 
-    int64_t committed_delta = m.granted - m.revoked;
+    int64_t committed_delta = SaturatingSub(m.granted, m.revoked);
     if (committed_delta != 0) {
       const std::string* project = s.FindAttribute("project_id");
       std::string pkey = "proj/" + s.measure + "/" + s.track + "/" +
@@ -476,6 +476,17 @@ void LoadRowJson(LedgerState* s, const std::string& key, const json& j) {
 
 }  // namespace
 
+int64_t SaturatingAdd(int64_t a, int64_t b) {
+  int64_t out = 0;
+  if (!__builtin_add_overflow(a, b, &out)) return out;
+  return b > 0 ? INT64_MAX : INT64_MIN;
+}
+
+int64_t SaturatingSub(int64_t a, int64_t b) {
+  int64_t out = 0;
+  if (!__builtin_sub_overflow(a, b, &out)) return out;
+  return b < 0 ? INT64_MAX : INT64_MIN;
+}
 
 int64_t MeasureYear::AllocatedFen() const {
   int64_t total = 0;

@@ -11,7 +11,11 @@
 //   history      key = row key || 0x00 || ~seq:u64 BE (newest first), value = the row as
 //                it stood after entry seq; an empty value: the row was removed. "Row R as of
 //                seq N" is one Seek to R || 0x00 || ~N.
-//   meta         "format" -> u32 little-endian
+//   meta         "format" -> u32 little-endian; "import-unfinished" -> empty, present from an
+//                import-only Create until the import's last entry is appended;
+//                "checkpoint/" || tree size:u64 BE -> SHA-256 of the stored note (written with
+//                it, so audit notices a stored checkpoint that disappeared or changed)
+//   default      nothing (audit reports any record; and any other column family)
 // One append = entries + index + projections + merkle + meta in ONE WriteBatch written with
 // WriteOptions::sync = true: after a crash, all or none exist.
 #pragma once
@@ -34,6 +38,8 @@ inline constexpr const char* kCfMerkle = "merkle";
 inline constexpr const char* kCfCheckpoints = "checkpoints";
 inline constexpr const char* kCfMeta = "meta";
 inline constexpr const char* kCfHistory = "history";
+inline constexpr const char* kMetaImportUnfinished = "import-unfinished";
+inline constexpr const char* kMetaCheckpointPrefix = "checkpoint/";
 
 inline std::string SeqKey(uint64_t seq) {
   std::string key(kSeqKeyBytes, '\0');

@@ -492,6 +492,11 @@ TEST_F(TamperTest, DroppedTailAfterPublishedCheckpointIsFoundByTheNote) {
     rocksdb::WriteBatch batch;
     for (uint64_t seq = n - 2; seq <= n; ++seq) ASSERT_TRUE(batch.Delete(h.at(internal::kCfEntries), internal::SeqKey(seq)).ok());
     ASSERT_TRUE(batch.Delete(h.at(internal::kCfCheckpoints), internal::SeqKey(n)).ok());
+    // With the checkpoint goes the digest the ledger recorded beside it.
+    ASSERT_TRUE(batch
+                    .Delete(h.at(internal::kCfMeta),
+                            std::string(internal::kMetaCheckpointPrefix) + internal::SeqKey(n))
+                    .ok());
     // A careful forger also removes what the dropped entries left in the index, the row
     // history and the Merkle tree (audit counts those records).
     const uint64_t kept = n - 3;
@@ -739,6 +744,102 @@ TEST_F(TamperTest, BadStoredCheckpointIsFound) {
   ASSERT_TRUE(first.has_value()) << Describe(*seen.report);
   EXPECT_EQ(first->code, "integrity.checkpoint");
   ExpectCliAuditFails();
+}
+
+std::string HexOf(const std::string& text) {
+  return ev::Hex(
+      std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
+// (g) Records no entry accounts for: a column family a ledger never makes, a record in the
+// default family, a meta record, a checkpoint record under a malformed key (issue 7 item 14).
+TEST_F(TamperTest, UnknownColumnFamilyAndStrayRecordsAreFound) {
+  Close();
+  WithDb([&](rocksdb::DB* db, const CfHandles& h) {
+    rocksdb::ColumnFamilyHandle* junk = nullptr;
+    ASSERT_TRUE(db->CreateColumnFamily(rocksdb::ColumnFamilyOptions(), "junk", &junk).ok());
+    ASSERT_TRUE(db->Put(Synced(), junk, "k", "v").ok());
+    ASSERT_TRUE(db->DestroyColumnFamilyHandle(junk).ok());
+    ASSERT_TRUE(db->Put(Synced(), h.at("default"), "hidden", "payload").ok());
+    ASSERT_TRUE(db->Put(Synced(), h.at(internal::kCfMeta), "note", "x").ok());
+    ASSERT_TRUE(db->Put(Synced(), h.at(internal::kCfCheckpoints), "short", "x").ok());
+  });
+  Inspection seen = Inspect();
+  ASSERT_TRUE(seen.report.has_value()) << seen.open.ToString();
+  const std::string found = Describe(*seen.report);
+  EXPECT_THAT(found, HasSubstr("column family 'junk' is not a ledger's (1 records)"));
+  EXPECT_THAT(found, HasSubstr("record " + HexOf("hidden") + " in column family 'default'"));
+  EXPECT_THAT(found, HasSubstr("record " + HexOf("note") + " in column family 'meta'"));
+  EXPECT_THAT(found, HasSubstr("record " + HexOf("short") + " in column family 'checkpoints'"));
+  EXPECT_FALSE(seen.report->IntegrityOk());
+  ExpectCliAuditFails();
+}
+
+// (h) A stored checkpoint that disappears (or is replaced) is found: the ledger recorded its
+// digest when it stored it (issue 7 item 14).
+TEST_F(TamperTest, DeletedOrReplacedStoredCheckpointIsFound) {
+  const std::string origin = ledger_->Origin();
+  const std::string latest = Note(origin, size_, *RootAt(ledger_->tree(), size_), "notary");
+  ASSERT_TRUE(ledger_
+                  ->StoreCheckpoint(size_ - 1, Note(origin, size_ - 1,
+                                                    *RootAt(ledger_->tree(), size_ - 1), "notary"))
+                  .ok());
+  ASSERT_TRUE(ledger_->StoreCheckpoint(size_, latest).ok());
+  Close();
+  {
+    Inspection intact = Inspect();
+    ASSERT_TRUE(intact.report.has_value()) << intact.open.ToString();
+    EXPECT_TRUE(intact.report->findings.empty()) << Describe(*intact.report);
+  }
+  Delete(internal::kCfCheckpoints, internal::SeqKey(size_ - 1));
+  Inspection seen = Inspect();
+  ASSERT_TRUE(seen.report.has_value()) << seen.open.ToString();
+  EXPECT_THAT(Describe(*seen.report),
+              HasSubstr("the checkpoint of tree size " + std::to_string(size_ - 1) +
+                        " that the ledger stored is missing"));
+  ExpectCliAuditFails();
+  // Another valid note in its place (the latest, copied under the older size) is not the one
+  // the ledger stored there.
+  Put(internal::kCfCheckpoints, internal::SeqKey(size_ - 1), latest);
+  Inspection replaced = Inspect();
+  ASSERT_TRUE(replaced.report.has_value()) << replaced.open.ToString();
+  EXPECT_THAT(Describe(*replaced.report), HasSubstr("differs from the one the ledger stored"))
+      << Describe(*replaced.report);
+}
+
+// (i) A key row swapped on disk does not make a forged entry verify for a reader: `show`,
+// `log`, `prove` and export verify with the key from the signed registration entry (issue 7
+// item 15).
+TEST_F(TamperTest, SwappedKeyRowDoesNotMakeAForgedEntryVerify) {
+  const uint64_t seq = award_seq_ + 1;  // a payout signed by the treasurer
+  const std::string row = pj::RowKeyKey(Key("treasurer").key_id());
+  const ev::PrivateKey forger = testutil::TestKey(251);
+  Close();
+  // The forger rewrites the payout and signs it with their own key, under the treasurer's id,
+  // and puts their public key in the treasurer's key row.
+  StoredEntry payout = *SplitStoredValue(EntryValue(seq));
+  ASSERT_TRUE(std::holds_alternative<ev::PayoutDisbursed>(payout.entry.body));
+  std::get<ev::PayoutDisbursed>(payout.entry.body).amount_fen = 150'000'000;
+  ev::Bytes forged = ev::EncodeEntry(payout.entry);
+  PutEntryValue(seq, Joined(forged, forger.Sign(forged)));
+  json key_row = json::parse(*Get(internal::kCfProjections, row));
+  key_row["publicKey"] = ev::Hex(forger.public_key());
+  Put(internal::kCfProjections, row, key_row.dump());
+
+  auto reader = Ledger::Open(path_, OpenMode::kReader);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  auto read = (*reader)->Read(seq);
+  EXPECT_TRUE(read.status().IsCorruption()) << read.status().ToString();
+  EXPECT_THAT(read.status().message(), HasSubstr("entry " + std::to_string(seq)));
+  auto earlier = (*reader)->Read(seq - 1);  // the award, by an honest reviewer
+  EXPECT_TRUE(earlier.ok()) << earlier.status().ToString();
+  reader->reset();
+  std::string output;
+  EXPECT_EQ(Cli("show " + std::to_string(seq), &output), kExitIntegrity) << output;
+  EXPECT_EQ(Cli("log --json", &output), kExitIntegrity) << output;
+  EXPECT_EQ(Cli("prove inclusion --seq " + std::to_string(seq), &output), kExitIntegrity) << output;
+  EXPECT_EQ(Cli("export", &output), kExitIntegrity) << output;
+  EXPECT_EQ(Cli("verify", &output), kExitIntegrity) << output;
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
 // audit, checkpoint, prove, check-proof, export, import, rebuild: the inspector's tools.
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -312,29 +313,86 @@ Status ExportCommand(const Context& ctx, const std::string& format, uint64_t fro
   return Status::Ok();
 }
 
+// Test hook, for tests only: FUNDLEDGER_TEST_IMPORT_CRASH=N commits the import in groups of N
+// entries and ends the process abruptly after the first group, as a crash or kill would.
+// 0 when unset or not a number in 1..kBatchEntriesMax.
+size_t ImportCrashGroupForTesting() {
+  const char* text = std::getenv("FUNDLEDGER_TEST_IMPORT_CRASH");
+  if (text == nullptr) return 0;
+  char* end = nullptr;
+  unsigned long long n = std::strtoull(text, &end, 10);
+  if (end == text || *end != '\0' || n == 0 || n > ledger::kBatchEntriesMax) return 0;
+  return static_cast<size_t>(n);
+}
+
+// Undoes a refused import into a new ledger: removes the directory if this run created it,
+// else (it was empty) only what this run put in it.
+void RemoveCreatedLedger(const std::filesystem::path& dir, bool dir_existed) {
+  std::error_code ignored;  // why: best effort; the import's own error is what gets reported
+  if (!dir_existed) {
+    std::filesystem::remove_all(dir, ignored);
+    return;
+  }
+  for (const auto& child : std::filesystem::directory_iterator(dir, ignored)) {
+    std::filesystem::remove_all(child.path(), ignored);
+  }
+}
+
 Status ImportCommand(const Context& ctx, const std::string& file, const std::string& format) {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, ctx.LedgerDir());
   LEDGER_ASSIGN_OR_RETURN(std::string data, ReadFile(file));
   bool capnp = format.empty() ? IsCapnpFile(file) : format == "capnp";
   LEDGER_ASSIGN_OR_RETURN(auto entries, ledger::ParseExport(data, capnp));
-  bool fresh = !std::filesystem::exists(std::filesystem::path(dir) / "CURRENT");
+  namespace fs = std::filesystem;
+  const fs::path root(dir);
+  std::error_code error;
+  const bool fresh = !fs::exists(root / "CURRENT", error);
+  const bool dir_existed = fs::exists(root, error);
+  if (fresh && dir_existed) {
+    // Never import over files that are not a ledger: a refusal would have to remove them.
+    if (!fs::is_directory(root, error)) return Status::IOError(dir + " is not a directory");
+    bool empty = fs::is_empty(root, error);
+    if (error) return Status::IOError("cannot read " + dir + ": " + error.message());
+    if (!empty) {
+      return Status::IOError(
+          dir +
+          " is not empty and holds no ledger; import into a new or empty directory or a ledger");
+    }
+  }
   std::unique_ptr<ledger::Ledger> ledger;
   if (fresh) {
-    LEDGER_ASSIGN_OR_RETURN(ledger, ledger::Ledger::CreateForImport(dir));
+    auto created = ledger::Ledger::CreateForImport(dir);
+    if (!created.ok()) {
+      RemoveCreatedLedger(root, dir_existed);
+      return created.status();
+    }
+    ledger = std::move(*created);
   } else {
-    LEDGER_ASSIGN_OR_RETURN(ledger, ctx.OpenWriter());
+    ledger::OpenOptions options;
+    options.resume_import = true;  // a killed import into a new directory is resumed
+    LEDGER_ASSIGN_OR_RETURN(ledger, ledger::Ledger::Open(dir, options));
   }
   uint64_t before = ledger->size();
   Progress progress("import", entries.size());
-  Status status = ledger::ImportEntries(ledger.get(), entries, SystemClockMs(),
-                                        [&progress](uint64_t n) { progress.Update(n); });
+  const size_t crash_group = ImportCrashGroupForTesting();
+  auto on_group = [&progress, crash_group](uint64_t n) {
+    progress.Update(n);
+    if (crash_group != 0) std::_Exit(86);
+  };
+  Status status =
+      ledger::ImportEntries(ledger.get(), entries, SystemClockMs(), on_group,
+                            crash_group != 0 ? crash_group : ledger::kImportGroupEntries);
   if (!status.ok()) {
     ledger.reset();
-    if (fresh) std::filesystem::remove_all(dir);  // nothing was appended: leave no empty ledger behind
+    if (fresh) RemoveCreatedLedger(root, dir_existed);  // nothing of it may stay behind
     return status;
   }
-  if (ctx.json) PrintJson({{"imported", entries.size()}, {"from", before + 1}, {"to", ledger->size()}});
-  else std::cout << "imported " << entries.size() << " entries (" << before + 1 << ".." << ledger->size() << "), all verified\n";
+  uint64_t added = ledger->size() - before;
+  if (ctx.json)
+    PrintJson({{"imported", added}, {"from", before + 1}, {"to", ledger->size()}});
+  else
+    std::cout << "imported " << added << " entries (" << before + 1 << ".." << ledger->size()
+              << "), all verified\n";
   return Status::Ok();
 }
 
