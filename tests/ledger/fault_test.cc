@@ -144,7 +144,7 @@ TEST_P(FaultTest, FailedImportGroupIsIOErrorAndChangesNothing) {
   auto target = Ledger::CreateForImport(target_dir.Sub("l"), faults_.hooks());
   ASSERT_TRUE(target.ok()) << target.status().ToString();
   faults_.fs().Arm(GetParam());
-  Status status = ImportEntries(target->get(), source, nullptr);
+  Status status = ImportEntries(target->get(), source, testutil::FixedClockMs(), nullptr);
   EXPECT_TRUE(status.IsIOError()) << status.ToString();
   EXPECT_EQ((*target)->size(), 0u);
   EXPECT_EQ(pj::StateHash((*target)->state()), pj::StateHash(pj::LedgerState{}));
