@@ -340,4 +340,16 @@ Result<OpenedNote> OpenNote(std::string_view note, std::span<const NoteVerifier>
   return opened;
 }
 
+Result<Checkpoint> OpenCheckpoint(std::string_view note, const events::PublicKey& notary) {
+  // VerifierKey requires a valid name: a hostile first line must be refused here, not abort.
+  const std::string_view origin = note.substr(0, note.find('\n'));
+  if (!IsValidNoteKeyName(origin)) return Status::Corruption("note: bad origin line");
+  auto verifier = ParseVerifierKey(VerifierKey(origin, notary));
+  if (!verifier.ok()) {
+    return Status::Corruption("note: origin line: " + verifier.status().message());
+  }
+  LEDGER_ASSIGN_OR_RETURN(OpenedNote opened, OpenNote(note, std::span(&*verifier, 1)));
+  return ParseCheckpointText(opened.text);
+}
+
 }  // namespace fundledger::ledger

@@ -90,4 +90,11 @@ struct OpenedNote {
 // share a name and key hash (ambiguous configuration). Nothing is returned on error.
 Result<OpenedNote> OpenNote(std::string_view note, std::span<const NoteVerifier> verifiers);
 
+// Opens a published checkpoint note signed by `notary` under the note's own first line (its
+// origin) as key name, and parses the checkpoint it signs: how check-proof reads a checkpoint
+// file, where the origin is not known in advance. kCorruption with one line naming why if the
+// origin line is no valid key name (an empty file included), if OpenNote refuses the note, or
+// if the signed text is no checkpoint. Never aborts on hostile input.
+Result<Checkpoint> OpenCheckpoint(std::string_view note, const events::PublicKey& notary);
+
 }  // namespace fundledger::ledger

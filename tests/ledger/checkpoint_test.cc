@@ -288,6 +288,22 @@ TEST_F(CheckpointTest, NotesOverTheLimitsAreRefused) {
   EXPECT_TRUE(OpenNote(hundred, verifiers_).ok());
 }
 
+// check-proof reads a checkpoint file whose origin it does not know: the first line names the
+// key, so a hostile first line must be a refusal, not a failed check (found by proof_fuzz).
+TEST_F(CheckpointTest, OpenCheckpointTakesItsOriginFromTheNote) {
+  Result<Checkpoint> opened = OpenCheckpoint(SignedCheckpoint(), notary_.public_key());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(*opened, checkpoint_);
+  EXPECT_TRUE(OpenCheckpoint(SignedCheckpoint(), other_.public_key()).status().IsCorruption());
+  for (const std::string& note : {std::string(), std::string("\n"), std::string("bad origin\n1\n"),
+                                 "a+b\n" + SignedCheckpoint(), std::string("\x01\n"),
+                                 std::string(kNoteBytesMax + 1, 'o')}) {
+    SCOPED_TRACE(note.substr(0, 20));
+    Status status = OpenCheckpoint(note, notary_.public_key()).status();
+    EXPECT_TRUE(status.IsCorruption()) << status.ToString();
+  }
+}
+
 TEST_F(CheckpointTest, AmbiguousVerifiersAreInvalidArgument) {
   NoteVerifier twin = verifiers_[0];
   twin.public_key = other_.public_key();  // Same name and key hash, another key.

@@ -356,6 +356,13 @@ TEST_F(InspectorCliTest, InclusionProofChecksAndHostileOnesExit3) {
     CliRun r3 = CheckProof("cp.txt", "p.json", other_notary_ + ".pub");
     EXPECT_EQ(r3.code, kExitIntegrity) << r3.out << r3.err;
   }
+  for (const char* bad : {"", "bad origin\n1\n", "\n\n"}) {
+    SCOPED_TRACE(std::string("a checkpoint file whose first line is no key name: ") + bad);
+    WriteText(Path("bad-cp.txt"), bad);
+    CliRun r = CheckProof("bad-cp.txt", "p.json", pub);
+    EXPECT_EQ(r.code, kExitIntegrity) << r.out << r.err;
+    EXPECT_THAT(r.err, HasSubstr("origin line"));
+  }
   {
     SCOPED_TRACE("a proof for an older tree size than the checkpoint's");
     Prove("inclusion --seq " + std::to_string(seq) + " --size " + std::to_string(entries_ - 1), "p-old.json");

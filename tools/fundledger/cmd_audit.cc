@@ -214,13 +214,7 @@ struct CheckProofArgs {
 // Opens a checkpoint note with the notary's public key; the note name is its origin line.
 Result<ledger::Checkpoint> OpenCheckpointFile(const std::string& file, const ev::PublicKey& notary) {
   LEDGER_ASSIGN_OR_RETURN(std::string note, ReadFile(file));
-  std::string origin = note.substr(0, note.find('\n'));
-  auto verifier = ledger::ParseVerifierKey(ledger::VerifierKey(origin, notary));
-  if (!verifier.ok()) return Status::Corruption("checkpoint " + file + ": bad origin line");
-  std::vector<ledger::NoteVerifier> verifiers = {*verifier};
-  auto opened = ledger::OpenNote(note, verifiers);
-  if (!opened.ok()) return Status::Corruption("checkpoint " + file + ": " + opened.status().message());
-  auto checkpoint = ledger::ParseCheckpointText(opened->text);
+  auto checkpoint = ledger::OpenCheckpoint(note, notary);
   if (!checkpoint.ok()) return Status::Corruption("checkpoint " + file + ": " + checkpoint.status().message());
   return checkpoint;
 }
