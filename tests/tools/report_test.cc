@@ -498,6 +498,45 @@ TEST_F(ReportTest, BadOptionsExitTwoNamingTheOption) {
   EXPECT_EQ(plain.code, 2) << plain.err;
 }
 
+TEST_F(ReportTest, CofundedRevocationReleasesEachSourceAsTheProjectionsDo) {
+  // An odd amount: the city and district parts of the release differ by a fen.
+  On("2025-07-02T09:00:00", "reviewer:SZ-MIIT", ev::AwardRevoked{"M-1", 10'000'001, "scope reduced"});
+  std::vector<Report> reports = Build({"execution", "cofunding"});
+  const pj::MeasureYear& my = ledger_->state().measure_years.at(pj::RowKeyMeasureYear("10", 2025));
+  const Table& t = reports[0].tables.at(0);
+  std::map<std::string, int64_t> committed;
+  for (const Row& row : t.rows) {
+    if (S(row, 0) == "10" && row.kind == RowKind::kData && S(row, 2).empty()) committed[S(row, 3)] = I(row, 5);
+  }
+  EXPECT_EQ(committed["city"], my.committed_fen.at("city"));
+  EXPECT_EQ(committed["futian"], my.committed_fen.at("futian"));
+  EXPECT_EQ(committed["city"] + committed["futian"], 40 * W - 10'000'001);
+  const Table& c = reports[1].tables.at(0);
+  EXPECT_EQ(I(c.rows[0], 3), my.committed_fen.at("city"));
+  EXPECT_EQ(I(c.rows[0], 4), my.committed_fen.at("futian"));
+}
+
+TEST_F(ReportTest, APeriodEndsTheFiguresAtItsLastEntry) {
+  Options o;
+  o.kinds = {"execution"};
+  o.year = 2025;
+  o.format = "json";
+  o.period = "2025-03";
+  auto size = EffectiveSize(*ledger_, o, ledger_->size());
+  ASSERT_TRUE(size.ok()) << size.status().ToString();
+  EXPECT_EQ(*size, first_payout_seq_) << "the last entry of March is the first payout (03-21)";
+  o.period = "2025-Q3";
+  EXPECT_EQ(*EffectiveSize(*ledger_, o, ledger_->size()), ledger_->size());
+  o.period = "2025-01";
+  auto january = EffectiveSize(*ledger_, o, ledger_->size());
+  ASSERT_TRUE(january.ok());
+  EXPECT_LT(*january, first_payout_seq_);
+  // A March report shows March's figures and is not flagged (not a year end).
+  std::vector<Report> march = Build({"execution"}, *size, "2025-03");
+  EXPECT_EQ(I(march[0].tables[0].rows[2], 6), 50 * W);
+  EXPECT_FALSE(march[0].tables[0].rows[2].flagged);
+}
+
 // Parses `hledger balance --flat -N` lines ("  8000000.00 CNY  budget:2:2025:city") to fen.
 std::map<std::string, int64_t> HledgerBalances(const std::string& out) {
   std::map<std::string, int64_t> balances;
