@@ -48,6 +48,20 @@ struct Snapshot {
   ev::Hash root{}, state_hash{};
 };
 
+// Entry `seq`, tied to the Merkle tree whose root the report states: its leaf hash must be the
+// stored leaf. Signatures are not re-verified here (Ed25519 was most of a report's time); an
+// entry altered behind the ledger's back changes its leaf, hence the root a checkpoint pins.
+Result<ev::Entry> ReadEntry(const ledger::Ledger& ledger, uint64_t seq) {
+  const std::string where = "entry " + std::to_string(seq);
+  auto raw = ledger.ReadRaw(seq);
+  if (!raw.ok()) return raw.status().IsNotFound() ? Status::Corruption(where + " is missing") : raw.status();
+  LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry stored, ledger::SplitStoredValue(*raw));
+  if (stored.entry.seq != seq) return Status::Corruption(where + ": stored under the wrong seq");
+  LEDGER_ASSIGN_OR_RETURN(ev::Hash leaf, ledger.tree().Node(0, seq - 1));
+  if (leaf != stored.leaf_hash) return Status::Corruption(where + ": not the leaf the Merkle tree holds");
+  return std::move(stored.entry);
+}
+
 Result<Snapshot> ReadSnapshot(const ledger::Ledger& ledger, uint64_t size) {
   Snapshot snap;
   snap.size = size;
@@ -57,8 +71,8 @@ Result<Snapshot> ReadSnapshot(const ledger::Ledger& ledger, uint64_t size) {
     // Every row as it stood after entry `size`: the state hash is over all of them.
     LEDGER_ASSIGN_OR_RETURN(snap.owned, ledger.StateAsOf(size, {""}));
   }
-  LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry last, ledger.Read(size));
-  snap.as_of_ms = last.entry.recorded_at_ms;
+  LEDGER_ASSIGN_OR_RETURN(ev::Entry last, ReadEntry(ledger, size));
+  snap.as_of_ms = last.recorded_at_ms;
   LEDGER_ASSIGN_OR_RETURN(snap.root, ledger::RootAt(ledger.tree(), size));
   snap.state_hash = pj::StateHash(snap.state());
   return snap;
@@ -69,8 +83,8 @@ Result<std::vector<AppEvent>> ReadAppEvents(const ledger::Ledger& ledger,
   std::vector<AppEvent> out;
   for (uint64_t seq : app.seqs) {
     if (seq > size) break;
-    LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry stored, ledger.Read(seq));
-    out.push_back({seq, stored.entry.recorded_at_ms, stored.entry.signer, stored.entry.body});
+    LEDGER_ASSIGN_OR_RETURN(ev::Entry entry, ReadEntry(ledger, seq));
+    out.push_back({seq, entry.recorded_at_ms, entry.signer, std::move(entry.body)});
   }
   return out;
 }
@@ -894,11 +908,12 @@ Result<Report> Builder::Annual() {
   LEDGER_ASSIGN_OR_RETURN(std::vector<uint64_t> attested, ledger_.IndexSeqs("kind/AuditAttested"));
   for (uint64_t seq : attested) {
     if (seq > snap_.size) break;
-    LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry e, ledger_.Read(seq));
-    const auto& body = std::get<ev::AuditAttested>(e.entry.body);
+    LEDGER_ASSIGN_OR_RETURN(ev::Entry e, ReadEntry(ledger_, seq));
+    const auto* body = std::get_if<ev::AuditAttested>(&e.body);
+    if (body == nullptr) return Status::Corruption("entry " + std::to_string(seq) + " is indexed as AuditAttested");
     audit = T("审计证明：条目 ", "attested by entry ") + std::to_string(seq) + T("，规模 ", ", size ") +
-            std::to_string(body.tree_size) + T("，发现 ", ", findings ") + std::to_string(body.findings_count) +
-            T("，根哈希 ", ", root ") + ev::Hex(body.root_hash);
+            std::to_string(body->tree_size) + T("，发现 ", ", findings ") + std::to_string(body->findings_count) +
+            T("，根哈希 ", ", root ") + ev::Hex(body->root_hash);
   }
   r.integrity = {{T("账本标识", "Ledger id"), prov_.ledger_id_hex},
                  {T("账本名称", "Ledger name"), prov_.ledger_name},
@@ -1048,8 +1063,8 @@ Result<uint64_t> ResolveAsOf(const ledger::Ledger& ledger, const std::string& as
   uint64_t lo = 0, hi = ledger.size();
   while (lo < hi) {
     uint64_t mid = lo + (hi - lo + 1) / 2;
-    LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry e, ledger.Read(mid));
-    if (e.entry.recorded_at_ms <= limit) lo = mid; else hi = mid - 1;
+    LEDGER_ASSIGN_OR_RETURN(ev::Entry e, ReadEntry(ledger, mid));
+    if (e.recorded_at_ms <= limit) lo = mid; else hi = mid - 1;
   }
   if (lo == 0) return Status::NotFound("the ledger has no entry on or before " + as_of);
   return lo;
@@ -1062,8 +1077,8 @@ Result<uint64_t> EffectiveSize(const ledger::Ledger& ledger, const Options& o, u
   uint64_t lo = 0, hi = size;
   while (lo < hi) {
     uint64_t mid = lo + (hi - lo + 1) / 2;
-    LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry e, ledger.Read(mid));
-    if (e.entry.recorded_at_ms < end) lo = mid; else hi = mid - 1;
+    LEDGER_ASSIGN_OR_RETURN(ev::Entry e, ReadEntry(ledger, mid));
+    if (e.recorded_at_ms < end) lo = mid; else hi = mid - 1;
   }
   if (lo == 0) return Status::NotFound("the ledger has no entry before the end of the period");
   return lo;
