@@ -25,8 +25,8 @@ namespace {
 
 namespace ev = ::fundledger::events;
 namespace pj = ::fundledger::projections;
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 using testutil::At;
 using testutil::Digest;
 using testutil::ShellQuote;
@@ -48,28 +48,39 @@ class ReportTest : public testutil::LedgerFixture {
     r1_ = AddRecipient(1, ev::RecipientKind::kEnterprise, "nanshan");
     r2_ = AddRecipient(2, ev::RecipientKind::kStartup, "futian");
     r3_ = AddRecipient(3, ev::RecipientKind::kEnterprise, "futian");
-    On("2025-02-01T10:00:00", "treasurer", ev::BudgetAllocated{"2", 2025, 10'000'000 * kYuan, "city"});
-    On("2025-02-01T10:01:00", "treasurer", ev::BudgetAllocated{"10", 2025, 1'000'000 * kYuan, "city"});
-    On("2025-02-01T10:02:00", "treasurer", ev::BudgetAllocated{"10", 2025, 1'000'000 * kYuan, "futian"});
+    On("2025-02-01T10:00:00", "treasurer",
+       ev::BudgetAllocated{"2", 2025, 10'000'000 * kYuan, "city"});
+    On("2025-02-01T10:01:00", "treasurer",
+       ev::BudgetAllocated{"10", 2025, 1'000'000 * kYuan, "city"});
+    On("2025-02-01T10:02:00", "treasurer",
+       ev::BudgetAllocated{"10", 2025, 1'000'000 * kYuan, "futian"});
     Submit("2025-03-01T09:00:00", "A-1", r1_, "2", "standard", 4'000'000);
     On("2025-03-01T09:01:00", "reviewer:SZ-STIB", ev::ApplicationApproved{"A-1", "ok"});
     Submit("2025-03-01T09:02:00", "A-2", r2_, "2", "startup", 1'000'000);
     On("2025-03-01T09:03:00", "reviewer:SZ-STIB", ev::ApplicationApproved{"A-2", "ok"});
     Submit("2025-03-01T09:04:00", "A-3", r1_, "2", "standard", 1'000'000);
-    On("2025-03-01T09:05:00", "reviewer:SZ-STIB", ev::ApplicationRejected{"A-3", "incomplete contract"});
-    On("2025-03-05T09:00:00", "reviewer:SZ-STIB", ev::AwardGranted{"A-2", 600'000 * kYuan, 600'000 * kYuan, 0, ""});
-    On("2025-03-11T09:00:00", "reviewer:SZ-STIB", ev::AwardGranted{"A-1", 1'500'000 * kYuan, 1'500'000 * kYuan, 0, ""});
-    first_payout_seq_ = On("2025-03-21T09:00:00", "treasurer", ev::PayoutDisbursed{"A-1", 500'000 * kYuan, "T-1"});
+    On("2025-03-01T09:05:00", "reviewer:SZ-STIB",
+       ev::ApplicationRejected{"A-3", "incomplete contract"});
+    On("2025-03-05T09:00:00", "reviewer:SZ-STIB",
+       ev::AwardGranted{"A-2", 600'000 * kYuan, 600'000 * kYuan, 0, ""});
+    On("2025-03-11T09:00:00", "reviewer:SZ-STIB",
+       ev::AwardGranted{"A-1", 1'500'000 * kYuan, 1'500'000 * kYuan, 0, ""});
+    first_payout_seq_ =
+        On("2025-03-21T09:00:00", "treasurer", ev::PayoutDisbursed{"A-1", 500'000 * kYuan, "T-1"});
     On("2025-04-05T09:00:00", "treasurer", ev::PayoutDisbursed{"A-2", 200'000 * kYuan, "T-3"});
     On("2025-04-10T09:00:00", "treasurer", ev::PayoutDisbursed{"A-1", 300'000 * kYuan, "T-2"});
-    On("2025-04-15T09:00:00", "treasurer", ev::PayoutReversed{"A-1", 100'000 * kYuan, "bank returned"});
-    On("2025-05-01T09:00:00", "reviewer:SZ-STIB", ev::AwardRevoked{"A-2", 100'000 * kYuan, "scope reduced"});
+    On("2025-04-15T09:00:00", "treasurer",
+       ev::PayoutReversed{"A-1", 100'000 * kYuan, "bank returned"});
+    On("2025-05-01T09:00:00", "reviewer:SZ-STIB",
+       ev::AwardRevoked{"A-2", 100'000 * kYuan, "scope reduced"});
     Submit("2025-06-01T09:00:00", "M-1", r3_, "10", "migration", 1'000'000);
     On("2025-06-01T09:01:00", "reviewer:SZ-MIIT", ev::ApplicationApproved{"M-1", "ok"});
     int64_t city = 0, district = 0;
-    pj::SplitAward(*testutil::ShenzhenPolicy().FindMeasure("10"), 400'000 * kYuan, &city, &district);
+    pj::SplitAward(*testutil::ShenzhenPolicy().FindMeasure("10"), 400'000 * kYuan, &city,
+                   &district);
     ASSERT_EQ(city, 200'000 * kYuan);
-    On("2025-06-11T09:00:00", "reviewer:SZ-MIIT", ev::AwardGranted{"M-1", 400'000 * kYuan, city, district, ""});
+    On("2025-06-11T09:00:00", "reviewer:SZ-MIIT",
+       ev::AwardGranted{"M-1", 400'000 * kYuan, city, district, ""});
     On("2025-07-01T09:00:00", "treasurer", ev::PayoutDisbursed{"M-1", 100'000 * kYuan, "T-4"});
   }
 
@@ -83,13 +94,21 @@ class ReportTest : public testutil::LedgerFixture {
   void Submit(const std::string& iso, const std::string& id, const std::string& recipient,
               const std::string& measure, const std::string& track, int64_t basis_yuan) {
     const ev::Track* t = testutil::ShenzhenPolicy().FindMeasure(measure)->FindTrack(track);
-    ev::ApplicationSubmitted a{id, recipient, measure, track, 2025, basis_yuan * kYuan, t->basis_kind, {}, {Digest("contract " + id)}};
+    ev::ApplicationSubmitted a{id,
+                               recipient,
+                               measure,
+                               track,
+                               2025,
+                               basis_yuan * kYuan,
+                               t->basis_kind,
+                               {},
+                               {Digest("contract " + id)}};
     if (measure == "2") a.attributes = {{"rented_compute", "true"}};
     On(iso, "clerk:" + UnitOf(measure), a);
   }
 
-  std::vector<Report> Build(std::vector<std::string> kinds, uint64_t size = 0, const std::string& period = "",
-                            bool public_only = false) {
+  std::vector<Report> Build(std::vector<std::string> kinds, uint64_t size = 0,
+                            const std::string& period = "", bool public_only = false) {
     Options o;
     o.kinds = std::move(kinds);
     o.year = 2025;
@@ -106,7 +125,8 @@ class ReportTest : public testutil::LedgerFixture {
   // fundledger with the fixture's ledger (closed first: the CLI opens it itself).
   testutil::ShellRun Fl(const std::string& args) {
     ledger_.reset();
-    return testutil::RunShell(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --ledger " + ShellQuote(path_) + " " + args);
+    return testutil::RunShell(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --ledger " +
+                                                ShellQuote(path_) + " " + args);
   }
 
   std::string r1_, r2_, r3_;
@@ -114,11 +134,15 @@ class ReportTest : public testutil::LedgerFixture {
 };
 
 int64_t I(const Row& row, size_t col) {
-  EXPECT_TRUE(std::holds_alternative<int64_t>(row.cells.at(col))) << "column " << col << " is not a number";
-  return std::holds_alternative<int64_t>(row.cells.at(col)) ? std::get<int64_t>(row.cells.at(col)) : -1;
+  EXPECT_TRUE(std::holds_alternative<int64_t>(row.cells.at(col)))
+      << "column " << col << " is not a number";
+  return std::holds_alternative<int64_t>(row.cells.at(col)) ? std::get<int64_t>(row.cells.at(col))
+                                                            : -1;
 }
 std::string S(const Row& row, size_t col) {
-  return std::holds_alternative<std::string>(row.cells.at(col)) ? std::get<std::string>(row.cells.at(col)) : "";
+  return std::holds_alternative<std::string>(row.cells.at(col))
+             ? std::get<std::string>(row.cells.at(col))
+             : "";
 }
 
 // The figures of a row, from column `from` on (-1 for an empty cell).
@@ -140,21 +164,29 @@ TEST_F(ReportTest, ExecutionByMeasureTrackAndSourceMatchesTheHandComputedFigures
   ASSERT_EQ(t.rows.size(), 8u);
   // allocated, committed, paid, reversed, committed-not-paid, unspent, rate, recipients, payments
   EXPECT_EQ(S(t.rows[0], 0), "2");
-  EXPECT_EQ(Figures(t.rows[0], 4), (std::vector<int64_t>{-1, 150 * W, 70 * W, 10 * W, 80 * W, -1, -1, 1, 2}));
-  EXPECT_EQ(Figures(t.rows[1], 4), (std::vector<int64_t>{-1, 50 * W, 20 * W, 0, 30 * W, -1, -1, 1, 1}));
+  EXPECT_EQ(Figures(t.rows[0], 4),
+            (std::vector<int64_t>{-1, 150 * W, 70 * W, 10 * W, 80 * W, -1, -1, 1, 2}));
+  EXPECT_EQ(Figures(t.rows[1], 4),
+            (std::vector<int64_t>{-1, 50 * W, 20 * W, 0, 30 * W, -1, -1, 1, 1}));
   EXPECT_EQ(t.rows[2].kind, RowKind::kSubtotal);
-  EXPECT_EQ(Figures(t.rows[2], 4), (std::vector<int64_t>{1000 * W, 200 * W, 90 * W, 10 * W, 110 * W, 800 * W, 900, 2, 3}));
+  EXPECT_EQ(Figures(t.rows[2], 4),
+            (std::vector<int64_t>{1000 * W, 200 * W, 90 * W, 10 * W, 110 * W, 800 * W, 900, 2, 3}));
   EXPECT_TRUE(t.rows[2].flagged) << "9.00% at year end is under 90%";
-  EXPECT_EQ(Figures(t.rows[3], 4), (std::vector<int64_t>{-1, 40 * W, 10 * W, 0, 30 * W, -1, -1, 1, 1}));
-  EXPECT_EQ(Figures(t.rows[4], 4), (std::vector<int64_t>{200 * W, 40 * W, 10 * W, 0, 30 * W, 160 * W, 500, 1, 1}));
+  EXPECT_EQ(Figures(t.rows[3], 4),
+            (std::vector<int64_t>{-1, 40 * W, 10 * W, 0, 30 * W, -1, -1, 1, 1}));
+  EXPECT_EQ(Figures(t.rows[4], 4),
+            (std::vector<int64_t>{200 * W, 40 * W, 10 * W, 0, 30 * W, 160 * W, 500, 1, 1}));
   // Measure 10's city and futian money apart: each pool, what it committed, its share paid.
   EXPECT_EQ(S(t.rows[5], 3), "city");
-  EXPECT_EQ(Figures(t.rows[5], 4), (std::vector<int64_t>{100 * W, 20 * W, 5 * W, -1, 15 * W, 80 * W, 500, -1, -1}));
+  EXPECT_EQ(Figures(t.rows[5], 4),
+            (std::vector<int64_t>{100 * W, 20 * W, 5 * W, -1, 15 * W, 80 * W, 500, -1, -1}));
   EXPECT_EQ(S(t.rows[6], 3), "futian");
-  EXPECT_EQ(Figures(t.rows[6], 4), (std::vector<int64_t>{100 * W, 20 * W, 5 * W, -1, 15 * W, 80 * W, 500, -1, -1}));
+  EXPECT_EQ(Figures(t.rows[6], 4),
+            (std::vector<int64_t>{100 * W, 20 * W, 5 * W, -1, 15 * W, 80 * W, 500, -1, -1}));
   EXPECT_EQ(t.rows[7].kind, RowKind::kTotal);
   // 100 / 1,200 = 8.333…% -> 833 bp.
-  EXPECT_EQ(Figures(t.rows[7], 4), (std::vector<int64_t>{1200 * W, 240 * W, 100 * W, 10 * W, 140 * W, 960 * W, 833, 3, 4}));
+  EXPECT_EQ(Figures(t.rows[7], 4), (std::vector<int64_t>{1200 * W, 240 * W, 100 * W, 10 * W,
+                                                         140 * W, 960 * W, 833, 3, 4}));
   ASSERT_TRUE(reports[0].chart.has_value());
   EXPECT_EQ(reports[0].chart->categories, (std::vector<std::string>{"2", "10"}));
   EXPECT_EQ(reports[0].chart->series[2].values_fen, (std::vector<int64_t>{90 * W, 10 * W}));
@@ -167,8 +199,10 @@ TEST_F(ReportTest, ExecutionByUnitAndMonthlyRunningTotals) {
   EXPECT_EQ(S(units.rows[0], 0), "SZ-MIIT");
   EXPECT_EQ(Figures(units.rows[0], 2), (std::vector<int64_t>{40 * W, 10 * W, 0, 30 * W, 1, 1}));
   EXPECT_EQ(S(units.rows[1], 0), "SZ-STIB");
-  EXPECT_EQ(Figures(units.rows[1], 2), (std::vector<int64_t>{200 * W, 90 * W, 10 * W, 110 * W, 2, 3}));
-  EXPECT_EQ(Figures(units.rows[2], 2), (std::vector<int64_t>{240 * W, 100 * W, 10 * W, 140 * W, 3, 4}));
+  EXPECT_EQ(Figures(units.rows[1], 2),
+            (std::vector<int64_t>{200 * W, 90 * W, 10 * W, 110 * W, 2, 3}));
+  EXPECT_EQ(Figures(units.rows[2], 2),
+            (std::vector<int64_t>{240 * W, 100 * W, 10 * W, 140 * W, 3, 4}));
   const Table& months = reports[0].tables.at(2);
   // Months up to the last entry's (July); committed, paid to date, paid in month, payments.
   ASSERT_EQ(months.rows.size(), 7u);
@@ -198,7 +232,8 @@ TEST_F(ReportTest, AwardListOneRowPerAwardAndPublicDropsKeysAndSeqs) {
   EXPECT_EQ(I(t.rows[2], 9), 20 * W);
   EXPECT_EQ(I(t.rows[2], 10), 20 * W);
   EXPECT_LT(I(t.rows[0], 12), I(t.rows[1], 12)) << "sorted by seq";
-  EXPECT_EQ(Figures(t.rows[3], 7), (std::vector<int64_t>{250 * W, 10 * W, 230 * W, 20 * W, -1, -1}));
+  EXPECT_EQ(Figures(t.rows[3], 7),
+            (std::vector<int64_t>{250 * W, 10 * W, 230 * W, 20 * W, -1, -1}));
   std::vector<Report> published = Build({"awards"}, 0, "", true);
   const Table& pub = published.at(0).tables.at(0);
   ASSERT_EQ(pub.columns.size(), t.columns.size() - 2);
@@ -240,9 +275,11 @@ TEST_F(ReportTest, PerformanceRatesDaysAndRejections) {
   ASSERT_EQ(t.rows.size(), 2u);
   // allocated, paid, rate, recipients, awards, approval->award median/p90 (4, 10 days),
   // award->first payment median/p90 (10, 31 days), applications, rejected, rejected share.
-  EXPECT_EQ(Figures(t.rows[0], 2), (std::vector<int64_t>{1000 * W, 90 * W, 900, 2, 2, 4, 10, 10, 31, 3, 1, 3333}));
+  EXPECT_EQ(Figures(t.rows[0], 2),
+            (std::vector<int64_t>{1000 * W, 90 * W, 900, 2, 2, 4, 10, 10, 31, 3, 1, 3333}));
   EXPECT_TRUE(t.rows[0].flagged);
-  EXPECT_EQ(Figures(t.rows[1], 2), (std::vector<int64_t>{200 * W, 10 * W, 500, 1, 1, 10, 10, 20, 20, 1, 0, 0}));
+  EXPECT_EQ(Figures(t.rows[1], 2),
+            (std::vector<int64_t>{200 * W, 10 * W, 500, 1, 1, 10, 10, 20, 20, 1, 0, 0}));
   const Table& reasons = reports[0].tables.at(1);
   ASSERT_EQ(reasons.rows.size(), 1u);
   EXPECT_EQ(S(reasons.rows[0], 1), "incomplete contract");
@@ -255,7 +292,8 @@ TEST_F(ReportTest, CofundingSharesPerDistrict) {
   ASSERT_EQ(t.rows.size(), 2u);
   EXPECT_EQ(S(t.rows[0], 0), "10");
   EXPECT_EQ(S(t.rows[0], 1), "futian");
-  EXPECT_EQ(Figures(t.rows[0], 2), (std::vector<int64_t>{100 * W, 20 * W, 20 * W, 5 * W, 5 * W, 2000, 500, 1}));
+  EXPECT_EQ(Figures(t.rows[0], 2),
+            (std::vector<int64_t>{100 * W, 20 * W, 20 * W, 5 * W, 5 * W, 2000, 500, 1}));
   EXPECT_EQ(t.rows[1].kind, RowKind::kTotal);
 }
 
@@ -293,7 +331,8 @@ TEST_F(ReportTest, AsOfAnEarlierSizeGivesTheFiguresOfThatTime) {
   std::vector<Report> then = Build({"execution", "annual"}, first_payout_seq_);
   const Table& t = then[0].tables.at(0);
   // Before the second payout: A-1 1,500,000 and A-2 600,000 committed, 500,000 paid.
-  EXPECT_EQ(Figures(t.rows[2], 4), (std::vector<int64_t>{1000 * W, 210 * W, 50 * W, 0, 160 * W, 790 * W, 500, 2, 1}));
+  EXPECT_EQ(Figures(t.rows[2], 4),
+            (std::vector<int64_t>{1000 * W, 210 * W, 50 * W, 0, 160 * W, 790 * W, 500, 2, 1}));
   EXPECT_EQ(then[0].provenance.tree_size, first_payout_seq_);
   auto root = ledger::RootAt(ledger_->tree(), first_payout_seq_);
   ASSERT_TRUE(root.ok());
@@ -338,33 +377,39 @@ TEST_F(ReportTest, CheckpointIsVerifiedBeforeItsSizeIsUsed) {
   auto root = ledger::RootAt(ledger_->tree(), size);
   ASSERT_TRUE(root.ok());
   std::string origin = ledger_->Origin();
-  std::string good = ledger::SignNote(ledger::CheckpointText({origin, size, *root}), origin, Key("notary"));
+  std::string good =
+      ledger::SignNote(ledger::CheckpointText({origin, size, *root}), origin, Key("notary"));
   auto verified = VerifyCheckpoint(*ledger_, good, nullptr);
   ASSERT_TRUE(verified.ok()) << verified.status().ToString();
   EXPECT_EQ(*verified, size);
   // Signed by a key that is no notary of this ledger.
-  std::string stranger = ledger::SignNote(ledger::CheckpointText({origin, size, *root}), origin, Key("admin"));
+  std::string stranger =
+      ledger::SignNote(ledger::CheckpointText({origin, size, *root}), origin, Key("admin"));
   EXPECT_TRUE(VerifyCheckpoint(*ledger_, stranger, nullptr).status().IsCorruption());
   // A notary-signed root that is not the ledger's at that size.
   auto other_root = ledger::RootAt(ledger_->tree(), size - 1);
-  std::string wrong = ledger::SignNote(ledger::CheckpointText({origin, size, *other_root}), origin, Key("notary"));
+  std::string wrong =
+      ledger::SignNote(ledger::CheckpointText({origin, size, *other_root}), origin, Key("notary"));
   auto refused = VerifyCheckpoint(*ledger_, wrong, nullptr);
   EXPECT_TRUE(refused.status().IsCorruption());
   EXPECT_THAT(refused.status().message(), HasSubstr("root differs"));
   // Another ledger's origin.
-  std::string foreign = ledger::SignNote(ledger::CheckpointText({"fundledger/00", size, *root}), "fundledger/00", Key("notary"));
+  std::string foreign = ledger::SignNote(ledger::CheckpointText({"fundledger/00", size, *root}),
+                                         "fundledger/00", Key("notary"));
   EXPECT_TRUE(VerifyCheckpoint(*ledger_, foreign, nullptr).status().IsCorruption());
 
   testutil::WriteText(dir_->Sub("good.note"), good);
   testutil::WriteText(dir_->Sub("wrong.note"), wrong);
-  auto ok = Fl("report execution --year 2025 --format json --out " + ShellQuote(dir_->Sub("cp.json")) +
-               " --checkpoint " + ShellQuote(dir_->Sub("good.note")));
+  auto ok =
+      Fl("report execution --year 2025 --format json --out " + ShellQuote(dir_->Sub("cp.json")) +
+         " --checkpoint " + ShellQuote(dir_->Sub("good.note")));
   ASSERT_EQ(ok.code, 0) << ok.err;
   json doc = json::parse(testutil::ReadText(dir_->Sub("cp.json")));
   EXPECT_EQ(doc["provenance"]["treeSize"], size);
   EXPECT_EQ(doc["provenance"]["checkpoint"], good);
-  auto bad = Fl("report execution --year 2025 --format json --out " + ShellQuote(dir_->Sub("bad.json")) +
-                " --checkpoint " + ShellQuote(dir_->Sub("wrong.note")));
+  auto bad =
+      Fl("report execution --year 2025 --format json --out " + ShellQuote(dir_->Sub("bad.json")) +
+         " --checkpoint " + ShellQuote(dir_->Sub("wrong.note")));
   EXPECT_EQ(bad.code, 3) << bad.err;
   EXPECT_THAT(bad.err, HasSubstr("--checkpoint"));
   EXPECT_FALSE(std::filesystem::exists(dir_->Sub("bad.json")));
@@ -377,22 +422,29 @@ TEST_F(ReportTest, CsvHasBomParamsAndIsDeterministic) {
   ASSERT_EQ(a.code, 0) << a.err;
   auto b = Fl("report --all --year 2025 --format csv --out " + ShellQuote(dir_->Sub("b")));
   ASSERT_EQ(b.code, 0) << b.err;
-  for (std::string name : {"execution", "awards", "payments", "performance", "cofunding", "annual", "tidy"}) {
+  for (std::string name :
+       {"execution", "awards", "payments", "performance", "cofunding", "annual", "tidy"}) {
     std::string text = testutil::ReadText(dir_->Sub("a/" + name + ".csv"));
-    EXPECT_TRUE(text.starts_with("\xEF\xBB\xBF" "fundledger-params,")) << name;
+    EXPECT_TRUE(
+        text.starts_with("\xEF\xBB\xBF"
+                         "fundledger-params,"))
+        << name;
     EXPECT_THAT(text, HasSubstr("part=" + name)) << name;
-    EXPECT_EQ(text, testutil::ReadText(dir_->Sub("b/" + name + ".csv"))) << name << " differs between runs";
+    EXPECT_EQ(text, testutil::ReadText(dir_->Sub("b/" + name + ".csv")))
+        << name << " differs between runs";
   }
   std::string execution = testutil::ReadText(dir_->Sub("a/execution.csv"));
   EXPECT_THAT(execution, HasSubstr("专项资金预算执行情况表"));
-  EXPECT_THAT(execution, HasSubstr(",\"1,000.00\",200.00,90.00,10.00,110.00,800.00,9.00%,2,3,需说明\r\n"));
+  EXPECT_THAT(execution,
+              HasSubstr(",\"1,000.00\",200.00,90.00,10.00,110.00,800.00,9.00%,2,3,需说明\r\n"));
   std::string tidy = testutil::ReadText(dir_->Sub("a/tidy.csv"));
   EXPECT_THAT(tidy, HasSubstr("execution,0,2,\"subtotal|2|"));
   EXPECT_THAT(tidy, HasSubstr(",allocatedFen,fen,1000000000\r\n"));
 }
 
 TEST_F(ReportTest, JsonAgreesWithQuery) {
-  auto made = Fl("report execution --year 2025 --format json --out " + ShellQuote(dir_->Sub("e.json")));
+  auto made =
+      Fl("report execution --year 2025 --format json --out " + ShellQuote(dir_->Sub("e.json")));
   ASSERT_EQ(made.code, 0) << made.err;
   auto query = Fl("--json query measure --year 2025");
   ASSERT_EQ(query.code, 0) << query.err;
@@ -419,7 +471,8 @@ TEST_F(ReportTest, JsonAgreesWithQuery) {
 TEST_F(ReportTest, CheckAcceptsTheUnchangedFileAndRefusesAChangedOneOrATamperedLedger) {
   auto made = Fl("report --all --year 2025 --format csv --out " + ShellQuote(dir_->Sub("r")));
   ASSERT_EQ(made.code, 0) << made.err;
-  auto json_made = Fl("report payments --year 2025 --format json --out " + ShellQuote(dir_->Sub("p.json")));
+  auto json_made =
+      Fl("report payments --year 2025 --format json --out " + ShellQuote(dir_->Sub("p.json")));
   ASSERT_EQ(json_made.code, 0) << json_made.err;
   for (std::string file : {"r/payments.csv", "r/tidy.csv", "r/annual.csv", "p.json"}) {
     auto check = Fl("report check " + ShellQuote(dir_->Sub(file)));
@@ -444,8 +497,11 @@ TEST_F(ReportTest, CheckAcceptsTheUnchangedFileAndRefusesAChangedOneOrATamperedL
   auto exported = Fl("export --out " + ShellQuote(dir_->Sub("x.jsonl")));
   ASSERT_EQ(exported.code, 0) << exported.err;
   EXPECT_EQ(Fl("report check " + ShellQuote(dir_->Sub("r/payments.csv")) + " --from-export " +
-               ShellQuote(dir_->Sub("x.jsonl"))).code, 0);
-  std::vector<std::string> lines = testutil::NonEmptyLines(testutil::ReadText(dir_->Sub("x.jsonl")));
+               ShellQuote(dir_->Sub("x.jsonl")))
+                .code,
+            0);
+  std::vector<std::string> lines =
+      testutil::NonEmptyLines(testutil::ReadText(dir_->Sub("x.jsonl")));
   json last = json::parse(lines.back());
   std::string sig = last["signature"];
   sig[5] = sig[5] == 'A' ? 'B' : 'A';
@@ -455,14 +511,14 @@ TEST_F(ReportTest, CheckAcceptsTheUnchangedFileAndRefusesAChangedOneOrATamperedL
   std::string tampered;
   for (const std::string& line : lines) tampered += line + "\n";
   testutil::WriteText(dir_->Sub("t.jsonl"), tampered);
-  auto from_tampered = Fl("report check " + ShellQuote(dir_->Sub("r/payments.csv")) + " --from-export " +
-                          ShellQuote(dir_->Sub("t.jsonl")));
+  auto from_tampered = Fl("report check " + ShellQuote(dir_->Sub("r/payments.csv")) +
+                          " --from-export " + ShellQuote(dir_->Sub("t.jsonl")));
   EXPECT_EQ(from_tampered.code, 3) << from_tampered.err;
   // A ledger shorter than the report's size: the figures cannot be the ledger's.
   std::string short_export = lines.front() + "\n";
   testutil::WriteText(dir_->Sub("s.jsonl"), short_export);
-  auto from_short = Fl("report check " + ShellQuote(dir_->Sub("r/payments.csv")) + " --from-export " +
-                       ShellQuote(dir_->Sub("s.jsonl")));
+  auto from_short = Fl("report check " + ShellQuote(dir_->Sub("r/payments.csv")) +
+                       " --from-export " + ShellQuote(dir_->Sub("s.jsonl")));
   EXPECT_EQ(from_short.code, 3) << from_short.err;
   EXPECT_THAT(from_short.err, HasSubstr("tree size"));
 }
@@ -500,13 +556,15 @@ TEST_F(ReportTest, BadOptionsExitTwoNamingTheOption) {
 
 TEST_F(ReportTest, CofundedRevocationReleasesEachSourceAsTheProjectionsDo) {
   // An odd amount: the city and district parts of the release differ by a fen.
-  On("2025-07-02T09:00:00", "reviewer:SZ-MIIT", ev::AwardRevoked{"M-1", 10'000'001, "scope reduced"});
+  On("2025-07-02T09:00:00", "reviewer:SZ-MIIT",
+     ev::AwardRevoked{"M-1", 10'000'001, "scope reduced"});
   std::vector<Report> reports = Build({"execution", "cofunding"});
   const pj::MeasureYear& my = ledger_->state().measure_years.at(pj::RowKeyMeasureYear("10", 2025));
   const Table& t = reports[0].tables.at(0);
   std::map<std::string, int64_t> committed;
   for (const Row& row : t.rows) {
-    if (S(row, 0) == "10" && row.kind == RowKind::kData && S(row, 2).empty()) committed[S(row, 3)] = I(row, 5);
+    if (S(row, 0) == "10" && row.kind == RowKind::kData && S(row, 2).empty())
+      committed[S(row, 3)] = I(row, 5);
   }
   EXPECT_EQ(committed["city"], my.committed_fen.at("city"));
   EXPECT_EQ(committed["futian"], my.committed_fen.at("futian"));
@@ -559,7 +617,8 @@ TEST_F(ReportTest, HledgerJournalBalancesAgreeWithQueryToTheFen) {
   auto exported = Fl("export --format hledger --out " + ShellQuote(dir_->Sub("l.journal")));
   ASSERT_EQ(exported.code, 0) << exported.err;
   std::string journal = testutil::ReadText(dir_->Sub("l.journal"));
-  EXPECT_THAT(journal, HasSubstr("; seq:" + std::to_string(first_payout_seq_) + ", kind:PayoutDisbursed"));
+  EXPECT_THAT(journal,
+              HasSubstr("; seq:" + std::to_string(first_payout_seq_) + ", kind:PayoutDisbursed"));
   auto balance = testutil::RunShell(dir_->path(), "hledger -f l.journal balance --flat -N");
   ASSERT_EQ(balance.code, 0) << balance.err;
   std::map<std::string, int64_t> b = HledgerBalances(balance.out);

@@ -39,7 +39,7 @@ struct AppView {
 
 // The state at the report's tree size and the entries of the applications in scope.
 struct Snapshot {
-  pj::LedgerState owned;                 // the row history's state below the head
+  pj::LedgerState owned;                  // the row history's state below the head
   const pj::LedgerState* live = nullptr;  // the ledger's own state at the head; not owned
   // Not a stored pointer to `owned`: a Snapshot is moved.
   const pj::LedgerState& state() const { return live ? *live : owned; }
@@ -54,11 +54,13 @@ struct Snapshot {
 Result<ev::Entry> ReadEntry(const ledger::Ledger& ledger, uint64_t seq) {
   const std::string where = "entry " + std::to_string(seq);
   auto raw = ledger.ReadRaw(seq);
-  if (!raw.ok()) return raw.status().IsNotFound() ? Status::Corruption(where + " is missing") : raw.status();
+  if (!raw.ok())
+    return raw.status().IsNotFound() ? Status::Corruption(where + " is missing") : raw.status();
   LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry stored, ledger::SplitStoredValue(*raw));
   if (stored.entry.seq != seq) return Status::Corruption(where + ": stored under the wrong seq");
   LEDGER_ASSIGN_OR_RETURN(ev::Hash leaf, ledger.tree().Node(0, seq - 1));
-  if (leaf != stored.leaf_hash) return Status::Corruption(where + ": not the leaf the Merkle tree holds");
+  if (leaf != stored.leaf_hash)
+    return Status::Corruption(where + ": not the leaf the Merkle tree holds");
   return std::move(stored.entry);
 }
 
@@ -198,8 +200,8 @@ Status PeriodRange(const Options& o, int64_t* start, int64_t* end, bool* full_ye
     first = p + "-01";
     next = m == 12 ? std::to_string(o.year + 1) + "-01-01" : year + "-" + month(m + 1) + "-01";
   } else {
-    return Status::InvalidArgument("--period must be " + year + ", " + year + "-Q1..Q4 or " +
-                                   year + "-01..12, not '" + p + "'");
+    return Status::InvalidArgument("--period must be " + year + ", " + year + "-Q1..Q4 or " + year +
+                                   "-01..12, not '" + p + "'");
   }
   *start = *ev::ShanghaiMidnightMs(first);
   *end = *ev::ShanghaiMidnightMs(next);
@@ -252,7 +254,8 @@ Status Builder::Init() {
   std::string scope;
   if (!o_.measure.empty()) scope += "measure=" + o_.measure;
   if (!o_.unit.empty()) scope += std::string(scope.empty() ? "" : " ") + "unit=" + o_.unit;
-  if (!o_.district.empty()) scope += std::string(scope.empty() ? "" : " ") + "district=" + o_.district;
+  if (!o_.district.empty())
+    scope += std::string(scope.empty() ? "" : " ") + "district=" + o_.district;
   prov_.scope = scope;
   prov_.params = EncodeParams(o_);
   return Status::Ok();
@@ -307,7 +310,9 @@ std::vector<std::string> Builder::Measures() const {
     if (!o_.measure.empty() && m != o_.measure) continue;
     if (!o_.unit.empty()) {
       const ev::Measure* def = policy_ ? policy_->FindMeasure(m) : nullptr;
-      if (def == nullptr || std::find(def->units.begin(), def->units.end(), o_.unit) == def->units.end()) continue;
+      if (def == nullptr ||
+          std::find(def->units.begin(), def->units.end(), o_.unit) == def->units.end())
+        continue;
     }
     ids.insert(m);
   }
@@ -356,7 +361,8 @@ Table Builder::ExecutionByMeasure(std::vector<std::string>* flag_notes) const {
       measure_sums.Add(v);
       int64_t district = CommittedDistrictFen(*v.app);
       int64_t paid_city = v.app->NetPaidFen(), paid_district = 0;
-      if (def != nullptr && co_funded) pj::SplitAward(*def, v.app->NetPaidFen(), &paid_city, &paid_district);
+      if (def != nullptr && co_funded)
+        pj::SplitAward(*def, v.app->NetPaidFen(), &paid_city, &paid_district);
       by_source["city"][0] += v.app->NetAwardFen() - district;
       by_source["city"][1] += paid_city;
       if (co_funded) {
@@ -366,11 +372,12 @@ Table Builder::ExecutionByMeasure(std::vector<std::string>* flag_notes) const {
     }
     std::string source_all = co_funded ? T("市区共担", "city+district") : T("市级", "city");
     for (const auto& [track, sums] : by_track) {
-      t.rows.push_back({{m, MeasureName(m), TrackName(m, track), source_all, std::monostate{},
-                         sums.committed, sums.paid, sums.reversed, sums.committed - sums.paid,
-                         std::monostate{}, std::monostate{},
-                         static_cast<int64_t>(sums.recipients.size()), sums.payouts},
-                        RowKind::kData, false});
+      t.rows.push_back(
+          {{m, MeasureName(m), TrackName(m, track), source_all, std::monostate{}, sums.committed,
+            sums.paid, sums.reversed, sums.committed - sums.paid, std::monostate{},
+            std::monostate{}, static_cast<int64_t>(sums.recipients.size()), sums.payouts},
+           RowKind::kData,
+           false});
     }
     measure_sums.allocated = my ? my->AllocatedFen() : 0;
     Row sub = TotalRow(RowKind::kSubtotal, n, m);
@@ -395,18 +402,21 @@ Table Builder::ExecutionByMeasure(std::vector<std::string>* flag_notes) const {
       // City and district money apart: each source's pool, what it committed and its share of
       // the paid money (payouts are split by the policy's co-funding shares).
       std::set<std::string> sources;
-      if (my) for (const auto& [src, fen] : my->allocated_fen) sources.insert(src);
+      if (my)
+        for (const auto& [src, fen] : my->allocated_fen) sources.insert(src);
       for (const auto& [src, cp] : by_source) sources.insert(src);
       for (const std::string& src : sources) {
         if (!o_.district.empty() && src != "city" && src != o_.district) continue;
         int64_t allocated = 0;
         if (my && my->allocated_fen.count(src)) allocated = my->allocated_fen.at(src);
-        std::array<int64_t, 2> cp = by_source.count(src) ? by_source.at(src) : std::array<int64_t, 2>{};
+        std::array<int64_t, 2> cp =
+            by_source.count(src) ? by_source.at(src) : std::array<int64_t, 2>{};
         std::string label = src == "city" ? T("市级", "city") : src;
         t.rows.push_back({{m, MeasureName(m), std::monostate{}, label, allocated, cp[0], cp[1],
                            std::monostate{}, cp[0] - cp[1], allocated - cp[0],
                            RateBp(cp[1], allocated), std::monostate{}, std::monostate{}},
-                          RowKind::kData, false});
+                          RowKind::kData,
+                          false});
       }
     }
     grand.allocated += measure_sums.allocated;
@@ -427,10 +437,12 @@ Table Builder::ExecutionByMeasure(std::vector<std::string>* flag_notes) const {
   total.cells[11] = static_cast<int64_t>(grand.recipients.size());
   total.cells[12] = grand.payouts;
   t.rows.push_back(std::move(total));
-  t.notes_zh = {"金额单位：万元。已承诺 = 资助额减撤销额；已拨付 = 拨付额减退回额；"
-                "执行率 = 已拨付 ÷ 调整后预算。"};
-  t.notes_en = {"Amounts in 10,000 yuan. Committed = awarded less revoked; paid = payouts less "
-                "reversals; execution rate = paid / allocated budget."};
+  t.notes_zh = {
+      "金额单位：万元。已承诺 = 资助额减撤销额；已拨付 = 拨付额减退回额；"
+      "执行率 = 已拨付 ÷ 调整后预算。"};
+  t.notes_en = {
+      "Amounts in 10,000 yuan. Committed = awarded less revoked; paid = payouts less "
+      "reversals; execution rate = paid / allocated budget."};
   return t;
 }
 
@@ -459,10 +471,11 @@ Table Builder::ExecutionByUnit() const {
         if (u.code == unit) name = o_.lang == Lang::kZh ? u.name_zh : u.name_en;
       }
     }
-    t.rows.push_back({{unit, name, sums.committed, sums.paid, sums.reversed,
-                       sums.committed - sums.paid, static_cast<int64_t>(sums.recipients.size()),
-                       sums.payouts},
-                      RowKind::kData, false});
+    t.rows.push_back(
+        {{unit, name, sums.committed, sums.paid, sums.reversed, sums.committed - sums.paid,
+          static_cast<int64_t>(sums.recipients.size()), sums.payouts},
+         RowKind::kData,
+         false});
   }
   Row total = TotalRow(RowKind::kTotal, t.columns.size(), T("合计", "Total"));
   total.cells[2] = grand.committed;
@@ -489,7 +502,8 @@ Table Builder::MonthlyRunning() const {
   for (const AppView& v : apps_) {
     for (const AppEvent& e : v.events) money.push_back(&e);
   }
-  std::sort(money.begin(), money.end(), [](const AppEvent* a, const AppEvent* b) { return a->seq < b->seq; });
+  std::sort(money.begin(), money.end(),
+            [](const AppEvent* a, const AppEvent* b) { return a->seq < b->seq; });
   int64_t committed = 0, paid = 0;
   size_t next = 0;
   int64_t month_start = period_start_ms_;
@@ -518,7 +532,8 @@ Table Builder::MonthlyRunning() const {
       }
     }
     if (month_start > snap_.as_of_ms) break;  // no figures past the report's tree size
-    t.rows.push_back({{date.substr(0, 7), committed, paid, paid_in_month, payments}, RowKind::kData, false});
+    t.rows.push_back(
+        {{date.substr(0, 7), committed, paid, paid_in_month, payments}, RowKind::kData, false});
     month_start = month_end;
   }
   return t;
@@ -530,7 +545,8 @@ Report Builder::Execution() {
   r.tables.push_back(ExecutionByMeasure(&flagged));
   for (const std::string& m : flagged) {
     r.tables[0].notes_zh.push_back("措施" + m + "年末执行率低于90%，须书面说明原因。");
-    r.tables[0].notes_en.push_back("Measure " + m + ": execution rate under 90% at year end; "
+    r.tables[0].notes_en.push_back("Measure " + m +
+                                   ": execution rate under 90% at year end; "
                                    "a written reason is required.");
   }
   Footer(&r.tables[0]);
@@ -539,11 +555,13 @@ Report Builder::Execution() {
   Chart chart;
   chart.title_zh = "各措施预算、承诺与拨付（万元）";
   chart.title_en = "Allocated, committed and paid by measure";
-  chart.series = {{"调整后预算", "Allocated", {}}, {"已承诺", "Committed", {}}, {"已拨付", "Paid", {}}};
+  chart.series = {
+      {"调整后预算", "Allocated", {}}, {"已承诺", "Committed", {}}, {"已拨付", "Paid", {}}};
   for (const Row& row : r.tables[0].rows) {
     if (row.kind != RowKind::kSubtotal) continue;
     chart.categories.push_back(std::get<std::string>(row.cells[0]));
-    for (size_t i = 0; i < 3; ++i) chart.series[i].values_fen.push_back(std::get<int64_t>(row.cells[4 + i]));
+    for (size_t i = 0; i < 3; ++i)
+      chart.series[i].values_fen.push_back(std::get<int64_t>(row.cells[4 + i]));
   }
   r.chart = std::move(chart);
   return r;
@@ -582,7 +600,8 @@ Report Builder::Awards() {
                        a.submitted.application_id, name, a.submitted.recipient_id, a.district,
                        a.granted_fen, a.revoked_fen, a.city_fen, a.district_fen,
                        ev::ShanghaiDate(v->awarded_ms), static_cast<int64_t>(seq)},
-                      RowKind::kData, false});
+                      RowKind::kData,
+                      false});
     amount += a.granted_fen;
     revoked += a.revoked_fen;
     city += a.city_fen;
@@ -613,17 +632,18 @@ Report Builder::Payments() {
   Table t;
   t.title_zh = "拨付与退回";
   t.title_en = "Payouts and reversals";
-  t.columns = {Col("date", "日期", "Date", CellKind::kDate, 11),
-               Col("seq", "账本序号", "Entry seq", CellKind::kSeq, 9),
-               Col("kind", "类型", "Kind", CellKind::kText, 8),
-               Col("recipientName", "单位名称", "Recipient", CellKind::kText, 28),
-               Col("uscc", "统一社会信用代码", "Unified Social Credit Code", CellKind::kText, 20),
-               Col("application", "申请编号", "Application", CellKind::kText, 14),
-               Col("measure", "措施", "Measure", CellKind::kText, 6),
-               Col("amountFen", "金额（元）", "Amount (yuan)", CellKind::kYuan, 16),
-               Col("reference", "支付凭证号 / 原因", "Payment reference / reason", CellKind::kText, 20),
-               Col("treasurerKey", "经办密钥", "Treasurer key", CellKind::kText, 18),
-               Col("paidToDateFen", "该项目累计拨付（元）", "Paid to date (yuan)", CellKind::kYuan, 16)};
+  t.columns = {
+      Col("date", "日期", "Date", CellKind::kDate, 11),
+      Col("seq", "账本序号", "Entry seq", CellKind::kSeq, 9),
+      Col("kind", "类型", "Kind", CellKind::kText, 8),
+      Col("recipientName", "单位名称", "Recipient", CellKind::kText, 28),
+      Col("uscc", "统一社会信用代码", "Unified Social Credit Code", CellKind::kText, 20),
+      Col("application", "申请编号", "Application", CellKind::kText, 14),
+      Col("measure", "措施", "Measure", CellKind::kText, 6),
+      Col("amountFen", "金额（元）", "Amount (yuan)", CellKind::kYuan, 16),
+      Col("reference", "支付凭证号 / 原因", "Payment reference / reason", CellKind::kText, 20),
+      Col("treasurerKey", "经办密钥", "Treasurer key", CellKind::kText, 18),
+      Col("paidToDateFen", "该项目累计拨付（元）", "Paid to date (yuan)", CellKind::kYuan, 16)};
   struct Line {
     uint64_t seq;
     Row row;
@@ -639,13 +659,14 @@ Report Builder::Payments() {
       int64_t amount = p ? p->amount_fen : -q->amount_fen;
       to_date += amount;
       if (!InPeriod(e.at_ms)) continue;
-      lines.push_back({e.seq,
-                       {{ev::ShanghaiDate(e.at_ms), static_cast<int64_t>(e.seq),
-                         p ? T("拨付", "payout") : T("退回", "reversal"), name,
-                         v.app->submitted.recipient_id, v.app->submitted.application_id,
-                         v.app->submitted.measure, amount, p ? p->reference : q->reason,
-                         ev::Hex(e.signer).substr(0, 16), to_date},
-                        RowKind::kData, false}});
+      lines.push_back(
+          {e.seq,
+           {{ev::ShanghaiDate(e.at_ms), static_cast<int64_t>(e.seq),
+             p ? T("拨付", "payout") : T("退回", "reversal"), name, v.app->submitted.recipient_id,
+             v.app->submitted.application_id, v.app->submitted.measure, amount,
+             p ? p->reference : q->reason, ev::Hex(e.signer).substr(0, 16), to_date},
+            RowKind::kData,
+            false}});
     }
   }
   std::sort(lines.begin(), lines.end(), [](const Line& a, const Line& b) { return a.seq < b.seq; });
@@ -658,8 +679,9 @@ Report Builder::Payments() {
   total.cells[7] = total_fen;
   t.rows.push_back(std::move(total));
   t.notes_zh = {"金额单位：元；退回为负数。每行可用 `fundledger prove inclusion --seq` 证明。"};
-  t.notes_en = {"Amounts in yuan; reversals are negative. Every line can be proved with "
-                "`fundledger prove inclusion --seq`."};
+  t.notes_en = {
+      "Amounts in yuan; reversals are negative. Every line can be proved with "
+      "`fundledger prove inclusion --seq`."};
   Footer(&t);
   r.tables.push_back(std::move(t));
   return r;
@@ -680,10 +702,14 @@ Report Builder::Performance() {
                Col("executionRateBp", "执行率", "Execution rate", CellKind::kRateBp, 10),
                Col("recipients", "受助单位数", "Recipients", CellKind::kCount, 8),
                Col("awards", "资助项目数", "Awards", CellKind::kCount, 8),
-               Col("approvalToAwardMedianDays", "批准至资助中位天数", "Approval to award, median days", CellKind::kDays, 10),
-               Col("approvalToAwardP90Days", "批准至资助90分位天数", "Approval to award, 90th pct days", CellKind::kDays, 10),
-               Col("awardToPaymentMedianDays", "资助至首次拨付中位天数", "Award to first payment, median days", CellKind::kDays, 10),
-               Col("awardToPaymentP90Days", "资助至首次拨付90分位天数", "Award to first payment, 90th pct days", CellKind::kDays, 10),
+               Col("approvalToAwardMedianDays", "批准至资助中位天数",
+                   "Approval to award, median days", CellKind::kDays, 10),
+               Col("approvalToAwardP90Days", "批准至资助90分位天数",
+                   "Approval to award, 90th pct days", CellKind::kDays, 10),
+               Col("awardToPaymentMedianDays", "资助至首次拨付中位天数",
+                   "Award to first payment, median days", CellKind::kDays, 10),
+               Col("awardToPaymentP90Days", "资助至首次拨付90分位天数",
+                   "Award to first payment, 90th pct days", CellKind::kDays, 10),
                Col("applications", "申请数", "Applications", CellKind::kCount, 8),
                Col("rejected", "不予资助数", "Rejected", CellKind::kCount, 8),
                Col("rejectedShareBp", "不予资助占比", "Rejected share", CellKind::kRateBp, 10)};
@@ -704,8 +730,10 @@ Report Builder::Performance() {
       sums.Add(v);
       ++applications;
       if (v.award_seq != 0) ++awards;
-      if (v.award_seq != 0 && v.approved_ms >= 0) to_award.push_back(ShanghaiDay(v.awarded_ms) - ShanghaiDay(v.approved_ms));
-      if (v.award_seq != 0 && v.first_paid_ms >= 0) to_pay.push_back(ShanghaiDay(v.first_paid_ms) - ShanghaiDay(v.awarded_ms));
+      if (v.award_seq != 0 && v.approved_ms >= 0)
+        to_award.push_back(ShanghaiDay(v.awarded_ms) - ShanghaiDay(v.approved_ms));
+      if (v.award_seq != 0 && v.first_paid_ms >= 0)
+        to_pay.push_back(ShanghaiDay(v.first_paid_ms) - ShanghaiDay(v.awarded_ms));
       for (const AppEvent& e : v.events) {
         if (const auto* rj = std::get_if<ev::ApplicationRejected>(&e.body)) {
           ++rejected;
@@ -719,7 +747,8 @@ Report Builder::Performance() {
              static_cast<int64_t>(sums.recipients.size()), awards, Percentile(to_award, 50),
              Percentile(to_award, 90), Percentile(to_pay, 50), Percentile(to_pay, 90), applications,
              rejected, RateBp(rejected, applications)},
-            RowKind::kData, false};
+            RowKind::kData,
+            false};
     row.flagged = full_year_ && allocated > 0 && std::get<int64_t>(row.cells[4]) < kFlagRateBp;
     t.rows.push_back(std::move(row));
     for (const auto& [reason, count] : by_reason) {
@@ -728,9 +757,11 @@ Report Builder::Performance() {
   }
   t.notes_zh = {"天数按上海日期计；中位数和90分位数取最近秩。"};
   t.notes_en = {"Days between Asia/Shanghai dates; median and 90th percentile by nearest rank."};
-  reasons.notes_zh = {"账本记录评审不予资助的决定及其原因；被规则拒绝的写入从不进入账本，故无规则代码统计。"};
-  reasons.notes_en = {"The ledger records reviewers' rejections with their reason; writes refused "
-                      "by a rule never enter the ledger, so their rule codes cannot be counted."};
+  reasons.notes_zh = {
+      "账本记录评审不予资助的决定及其原因；被规则拒绝的写入从不进入账本，故无规则代码统计。"};
+  reasons.notes_en = {
+      "The ledger records reviewers' rejections with their reason; writes refused "
+      "by a rule never enter the ledger, so their rule codes cannot be counted."};
   Footer(&t);
   r.tables.push_back(std::move(t));
   r.tables.push_back(std::move(reasons));
@@ -744,16 +775,17 @@ Report Builder::Cofunding() {
   Table t;
   t.title_zh = "市区分担";
   t.title_en = "Shares by district";
-  t.columns = {Col("measure", "措施", "Measure", CellKind::kText, 6),
-               Col("district", "区", "District", CellKind::kText, 10),
-               Col("districtAllocatedFen", "区级预算", "District allocation", CellKind::kWan),
-               Col("cityCommittedFen", "市级已承诺", "City committed", CellKind::kWan),
-               Col("districtCommittedFen", "区级已承诺", "District committed", CellKind::kWan),
-               Col("cityPaidFen", "市级已拨付", "City paid", CellKind::kWan),
-               Col("districtPaidFen", "区级已拨付", "District paid", CellKind::kWan),
-               Col("districtCommitRateBp", "区级承诺率", "District commitment rate", CellKind::kRateBp, 10),
-               Col("districtPaidRateBp", "区级执行率", "District execution rate", CellKind::kRateBp, 10),
-               Col("recipients", "受助单位数", "Recipients", CellKind::kCount, 8)};
+  t.columns = {
+      Col("measure", "措施", "Measure", CellKind::kText, 6),
+      Col("district", "区", "District", CellKind::kText, 10),
+      Col("districtAllocatedFen", "区级预算", "District allocation", CellKind::kWan),
+      Col("cityCommittedFen", "市级已承诺", "City committed", CellKind::kWan),
+      Col("districtCommittedFen", "区级已承诺", "District committed", CellKind::kWan),
+      Col("cityPaidFen", "市级已拨付", "City paid", CellKind::kWan),
+      Col("districtPaidFen", "区级已拨付", "District paid", CellKind::kWan),
+      Col("districtCommitRateBp", "区级承诺率", "District commitment rate", CellKind::kRateBp, 10),
+      Col("districtPaidRateBp", "区级执行率", "District execution rate", CellKind::kRateBp, 10),
+      Col("recipients", "受助单位数", "Recipients", CellKind::kCount, 8)};
   std::array<int64_t, 5> grand{};
   for (const std::string& m : Measures()) {
     const ev::Measure* def = policy_ ? policy_->FindMeasure(m) : nullptr;
@@ -763,7 +795,8 @@ Report Builder::Cofunding() {
     std::map<std::string, std::set<std::string>> recipients;
     if (my != s_.measure_years.end()) {
       for (const auto& [src, fen] : my->second.allocated_fen) {
-        if (src != "city" && (o_.district.empty() || src == o_.district)) by_district[src][0] += fen;
+        if (src != "city" && (o_.district.empty() || src == o_.district))
+          by_district[src][0] += fen;
       }
     }
     for (const AppView& v : apps_) {
@@ -776,12 +809,14 @@ Report Builder::Cofunding() {
       d[2] += district;
       d[3] += paid_city;
       d[4] += paid_district;
-      if (v.app->NetAwardFen() > 0) recipients[v.app->district].insert(v.app->submitted.recipient_id);
+      if (v.app->NetAwardFen() > 0)
+        recipients[v.app->district].insert(v.app->submitted.recipient_id);
     }
     for (const auto& [district, d] : by_district) {
       t.rows.push_back({{m, district, d[0], d[1], d[2], d[3], d[4], RateBp(d[2], d[0]),
                          RateBp(d[4], d[0]), static_cast<int64_t>(recipients[district].size())},
-                        RowKind::kData, false});
+                        RowKind::kData,
+                        false});
       for (size_t i = 0; i < 5; ++i) grand[i] += d[i];
     }
   }
@@ -791,8 +826,9 @@ Report Builder::Cofunding() {
   total.cells[8] = RateBp(grand[4], grand[0]);
   t.rows.push_back(std::move(total));
   t.notes_zh = {"仅列市区共担的措施。已拨付按政策的分担比例拆分（拨付本身不分市区）。"};
-  t.notes_en = {"Co-funded measures only. Paid money is split by the policy's co-funding shares "
-                "(payouts themselves are not split)."};
+  t.notes_en = {
+      "Co-funded measures only. Paid money is split by the policy's co-funding shares "
+      "(payouts themselves are not split)."};
   Footer(&t);
   r.tables.push_back(std::move(t));
   return r;
@@ -806,7 +842,8 @@ Result<Report> Builder::Annual() {
   Table execution = ExecutionByMeasure(&flagged);
   for (const std::string& m : flagged) {
     execution.notes_zh.push_back("措施" + m + "年末执行率低于90%，须书面说明原因。");
-    execution.notes_en.push_back("Measure " + m + ": execution rate under 90% at year end; "
+    execution.notes_en.push_back("Measure " + m +
+                                 ": execution rate under 90% at year end; "
                                  "a written reason is required.");
   }
   r.tables.push_back(std::move(execution));
@@ -828,48 +865,57 @@ Result<Report> Builder::Annual() {
     x[1] += v.app->NetPaidFen();
     if (v.award_seq != 0) ++x[2];
   }
-  std::vector<std::pair<std::string, std::array<int64_t, 3>>> ranked(by_recipient.begin(), by_recipient.end());
-  std::stable_sort(ranked.begin(), ranked.end(), [](const auto& a, const auto& b) { return a.second[0] > b.second[0]; });
+  std::vector<std::pair<std::string, std::array<int64_t, 3>>> ranked(by_recipient.begin(),
+                                                                     by_recipient.end());
+  std::stable_sort(ranked.begin(), ranked.end(),
+                   [](const auto& a, const auto& b) { return a.second[0] > b.second[0]; });
   int64_t rank = 0;
   for (const auto& [uscc, x] : ranked) {
     if (x[0] <= 0 || static_cast<size_t>(rank) >= kTopRecipients) break;
     const pj::Recipient* rec = s_.FindRecipient(uscc);
-    top.rows.push_back({{++rank, rec ? rec->info.name : "", uscc, rec ? rec->info.district : "", x[0], x[1], x[2]},
-                        RowKind::kData, false});
+    top.rows.push_back(
+        {{++rank, rec ? rec->info.name : "", uscc, rec ? rec->info.district : "", x[0], x[1], x[2]},
+         RowKind::kData,
+         false});
   }
   r.tables.push_back(std::move(top));
 
   Table caps;
   caps.title_zh = "单位年度限额检查";
   caps.title_en = "Per-recipient-year cap checks";
-  caps.columns = {Col("uscc", "统一社会信用代码", "Unified Social Credit Code", CellKind::kText, 20),
-                  Col("measure", "措施", "Measure", CellKind::kText, 6),
-                  Col("track", "类别", "Track", CellKind::kText, 14),
-                  Col("capFen", "限额", "Cap", CellKind::kWan),
-                  Col("usedFen", "已承诺", "Used", CellKind::kWan),
-                  Col("usedShareBp", "使用比例", "Used share", CellKind::kRateBp, 10),
-                  Col("within", "是否在限额内", "Within cap", CellKind::kText, 8)};
+  caps.columns = {
+      Col("uscc", "统一社会信用代码", "Unified Social Credit Code", CellKind::kText, 20),
+      Col("measure", "措施", "Measure", CellKind::kText, 6),
+      Col("track", "类别", "Track", CellKind::kText, 14),
+      Col("capFen", "限额", "Cap", CellKind::kWan),
+      Col("usedFen", "已承诺", "Used", CellKind::kWan),
+      Col("usedShareBp", "使用比例", "Used share", CellKind::kRateBp, 10),
+      Col("within", "是否在限额内", "Within cap", CellKind::kText, 8)};
   std::string year_suffix = "/" + std::to_string(o_.year);
   std::set<std::string> in_scope;
   for (const AppView& v : apps_) {
     const auto& sub = v.app->submitted;
-    in_scope.insert(pj::RowKeyRecipientYear(sub.recipient_id, sub.measure, sub.track, sub.fiscal_year));
+    in_scope.insert(
+        pj::RowKeyRecipientYear(sub.recipient_id, sub.measure, sub.track, sub.fiscal_year));
   }
   for (const auto& [key, rty] : s_.recipient_years) {
     if (!in_scope.count(key) || rty.totals.CommittedFen() <= 0) continue;
     // key = "rty/<uscc>/<measure>/<track>/<year>"
     std::string rest = key.substr(4);
     size_t a = rest.find('/'), b = rest.find('/', a + 1), c = rest.rfind('/');
-    std::string uscc = rest.substr(0, a), m = rest.substr(a + 1, b - a - 1), track = rest.substr(b + 1, c - b - 1);
+    std::string uscc = rest.substr(0, a), m = rest.substr(a + 1, b - a - 1),
+                track = rest.substr(b + 1, c - b - 1);
     const ev::Measure* def = policy_ ? policy_->FindMeasure(m) : nullptr;
     const ev::Track* tr = def ? def->FindTrack(track) : nullptr;
     if (tr == nullptr) continue;
     for (const ev::Cap& cap : tr->caps) {
       if (cap.scope != ev::CapScope::kPerRecipientYear) continue;
       int64_t used = rty.totals.CommittedFen();
-      caps.rows.push_back({{uscc, m, TrackName(m, track), cap.amount_fen, used, RateBp(used, cap.amount_fen),
-                            used <= cap.amount_fen ? T("是", "yes") : T("否", "no")},
-                           RowKind::kData, used > cap.amount_fen});
+      caps.rows.push_back(
+          {{uscc, m, TrackName(m, track), cap.amount_fen, used, RateBp(used, cap.amount_fen),
+            used <= cap.amount_fen ? T("是", "yes") : T("否", "no")},
+           RowKind::kData,
+           used > cap.amount_fen});
     }
   }
   r.tables.push_back(std::move(caps));
@@ -892,14 +938,20 @@ Result<Report> Builder::Annual() {
       }
     }
   }
-  corrections.rows.push_back({{T("资助撤销", "Award revocations"), revocations, revoked}, RowKind::kData, false});
-  corrections.rows.push_back({{T("拨付退回", "Payout reversals"), reversals, reversed}, RowKind::kData, false});
-  corrections.rows.push_back({{T("已认领的证据摘要（每份只支持一项资助）", "Evidence digests claimed (each backs one award)"),
+  corrections.rows.push_back(
+      {{T("资助撤销", "Award revocations"), revocations, revoked}, RowKind::kData, false});
+  corrections.rows.push_back(
+      {{T("拨付退回", "Payout reversals"), reversals, reversed}, RowKind::kData, false});
+  corrections.rows.push_back({{T("已认领的证据摘要（每份只支持一项资助）",
+                                 "Evidence digests claimed (each backs one award)"),
                                static_cast<int64_t>(s_.evidence.size()), std::monostate{}},
-                              RowKind::kData, false});
-  corrections.notes_zh = {"重复申报在写入前即被拒绝（规则 evidence.double_claim），账本中不会出现。"};
-  corrections.notes_en = {"Double claims are refused before anything is written (rule "
-                          "evidence.double_claim), so none appears in the ledger."};
+                              RowKind::kData,
+                              false});
+  corrections.notes_zh = {
+      "重复申报在写入前即被拒绝（规则 evidence.double_claim），账本中不会出现。"};
+  corrections.notes_en = {
+      "Double claims are refused before anything is written (rule "
+      "evidence.double_claim), so none appears in the ledger."};
   Footer(&corrections);
   r.tables.push_back(std::move(corrections));
 
@@ -910,9 +962,11 @@ Result<Report> Builder::Annual() {
     if (seq > snap_.size) break;
     LEDGER_ASSIGN_OR_RETURN(ev::Entry e, ReadEntry(ledger_, seq));
     const auto* body = std::get_if<ev::AuditAttested>(&e.body);
-    if (body == nullptr) return Status::Corruption("entry " + std::to_string(seq) + " is indexed as AuditAttested");
-    audit = T("审计证明：条目 ", "attested by entry ") + std::to_string(seq) + T("，规模 ", ", size ") +
-            std::to_string(body->tree_size) + T("，发现 ", ", findings ") + std::to_string(body->findings_count) +
+    if (body == nullptr)
+      return Status::Corruption("entry " + std::to_string(seq) + " is indexed as AuditAttested");
+    audit = T("审计证明：条目 ", "attested by entry ") + std::to_string(seq) +
+            T("，规模 ", ", size ") + std::to_string(body->tree_size) +
+            T("，发现 ", ", findings ") + std::to_string(body->findings_count) +
             T("，根哈希 ", ", root ") + ev::Hex(body->root_hash);
   }
   r.integrity = {{T("账本标识", "Ledger id"), prov_.ledger_id_hex},
@@ -921,7 +975,8 @@ Result<Report> Builder::Annual() {
                  {T("根哈希", "Root hash"), prov_.root_hex},
                  {T("状态哈希", "State hash"), prov_.state_hash_hex},
                  {T("截至", "As of"), ev::FormatInstant(prov_.as_of_ms)},
-                 {T("检查点", "Checkpoint"), prov_.checkpoint_note.empty() ? T("无", "none") : prov_.checkpoint_note},
+                 {T("检查点", "Checkpoint"),
+                  prov_.checkpoint_note.empty() ? T("无", "none") : prov_.checkpoint_note},
                  {T("审计结果", "Audit result"), audit}};
   return r;
 }
@@ -929,7 +984,8 @@ Result<Report> Builder::Annual() {
 bool IsSlug(const std::string& text) {
   if (text.empty() || text.size() > kFilterBytesMax) return false;
   return std::all_of(text.begin(), text.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_' || c == '.';
   });
 }
 
@@ -940,37 +996,45 @@ std::string EncodeParams(const Options& o) {
   for (const std::string& k : o.kinds) kinds += (kinds.empty() ? "" : ",") + k;
   std::string out = "fundledger-report v1 kinds=" + kinds + " year=" + std::to_string(o.year) +
                     " period=" + (o.period.empty() ? std::to_string(o.year) : o.period) +
-                    " size=" + std::to_string(o.tree_size) + " lang=" + (o.lang == Lang::kZh ? "zh" : "en") +
-                    " format=" + o.format + " public=" + (o.public_only ? "1" : "0");
+                    " size=" + std::to_string(o.tree_size) +
+                    " lang=" + (o.lang == Lang::kZh ? "zh" : "en") + " format=" + o.format +
+                    " public=" + (o.public_only ? "1" : "0");
   if (!o.measure.empty()) out += " measure=" + o.measure;
   if (!o.unit.empty()) out += " unit=" + o.unit;
   if (!o.district.empty()) out += " district=" + o.district;
   if (!o.checkpoint_note.empty()) {
-    out += " note=" + ev::Base64(std::span(reinterpret_cast<const uint8_t*>(o.checkpoint_note.data()),
-                                           o.checkpoint_note.size()));
+    out +=
+        " note=" + ev::Base64(std::span(reinterpret_cast<const uint8_t*>(o.checkpoint_note.data()),
+                                        o.checkpoint_note.size()));
   }
   return out;
 }
 
 Result<Options> ParseParams(const std::string& text) {
-  if (text.size() > kParamsBytesMax) return Status::InvalidArgument("report params longer than the limit");
+  if (text.size() > kParamsBytesMax)
+    return Status::InvalidArgument("report params longer than the limit");
   const std::string magic = "fundledger-report v1";
   if (!text.starts_with(magic)) return Status::InvalidArgument("not fundledger report params (v1)");
   Options o;
   std::set<std::string> seen;
   size_t pos = magic.size();
   while (pos < text.size()) {
-    if (text[pos] != ' ') return Status::InvalidArgument("report params: malformed at byte " + std::to_string(pos));
+    if (text[pos] != ' ')
+      return Status::InvalidArgument("report params: malformed at byte " + std::to_string(pos));
     size_t end = text.find(' ', pos + 1);
     if (end == std::string::npos) end = text.size();
     std::string field = text.substr(pos + 1, end - pos - 1);
     pos = end;
     size_t eq = field.find('=');
-    if (eq == std::string::npos) return Status::InvalidArgument("report params: field without '=': " + field);
+    if (eq == std::string::npos)
+      return Status::InvalidArgument("report params: field without '=': " + field);
     std::string key = field.substr(0, eq), value = field.substr(eq + 1);
-    if (!seen.insert(key).second) return Status::InvalidArgument("report params: repeated field " + key);
+    if (!seen.insert(key).second)
+      return Status::InvalidArgument("report params: repeated field " + key);
     auto number = [&](uint64_t* out) {
-      if (value.empty() || value.size() > 19 || value.find_first_not_of("0123456789") != std::string::npos) return false;
+      if (value.empty() || value.size() > 19 ||
+          value.find_first_not_of("0123456789") != std::string::npos)
+        return false;
       *out = std::stoull(value);
       return true;
     };
@@ -984,7 +1048,8 @@ Result<Options> ParseParams(const std::string& text) {
         start = comma + 1;
       }
     } else if (key == "year") {
-      if (!number(&n) || n > static_cast<uint64_t>(kYearMax)) return Status::InvalidArgument("report params: bad year");
+      if (!number(&n) || n > static_cast<uint64_t>(kYearMax))
+        return Status::InvalidArgument("report params: bad year");
       o.year = static_cast<int>(n);
     } else if (key == "period") {
       o.period = value;
@@ -1014,10 +1079,12 @@ Result<Options> ParseParams(const std::string& text) {
     }
   }
   for (const char* required : {"kinds", "year", "size", "lang", "format", "public"}) {
-    if (!seen.count(required)) return Status::InvalidArgument(std::string("report params: no ") + required);
+    if (!seen.count(required))
+      return Status::InvalidArgument(std::string("report params: no ") + required);
   }
   LEDGER_RETURN_IF_ERROR(CheckOptions(o));
-  if (EncodeParams(o) != text) return Status::InvalidArgument("report params are not in canonical form");
+  if (EncodeParams(o) != text)
+    return Status::InvalidArgument("report params are not in canonical form");
   return o;
 }
 
@@ -1025,7 +1092,8 @@ Status CheckOptions(const Options& o) {
   if (o.kinds.empty()) return Status::InvalidArgument("give a report KIND or --all");
   for (const std::string& k : o.kinds) {
     if (std::find(ReportKinds().begin(), ReportKinds().end(), k) == ReportKinds().end()) {
-      return Status::InvalidArgument("unknown report '" + k + "' (execution, awards, payments, "
+      return Status::InvalidArgument("unknown report '" + k +
+                                     "' (execution, awards, payments, "
                                      "performance, cofunding, annual)");
     }
   }
@@ -1036,9 +1104,12 @@ Status CheckOptions(const Options& o) {
   int64_t start = 0, end = 0;
   bool full = true;
   LEDGER_RETURN_IF_ERROR(PeriodRange(o, &start, &end, &full));
-  if (!o.measure.empty() && !IsSlug(o.measure)) return Status::InvalidArgument("--measure is not a measure id");
-  if (!o.unit.empty() && !IsSlug(o.unit)) return Status::InvalidArgument("--unit is not a unit code");
-  if (!o.district.empty() && !IsSlug(o.district)) return Status::InvalidArgument("--district is not a district");
+  if (!o.measure.empty() && !IsSlug(o.measure))
+    return Status::InvalidArgument("--measure is not a measure id");
+  if (!o.unit.empty() && !IsSlug(o.unit))
+    return Status::InvalidArgument("--unit is not a unit code");
+  if (!o.district.empty() && !IsSlug(o.district))
+    return Status::InvalidArgument("--district is not a district");
   if (o.format != "xlsx" && o.format != "pdf" && o.format != "csv" && o.format != "json") {
     return Status::InvalidArgument("--format must be xlsx, pdf, csv or json");
   }
@@ -1052,7 +1123,8 @@ Result<uint64_t> ResolveAsOf(const ledger::Ledger& ledger, const std::string& as
     uint64_t seq = std::stoull(as_of);
     if (seq == 0) return Status::InvalidArgument("--as-of seq starts at 1");
     if (seq > ledger.size()) {
-      return Status::InvalidArgument("--as-of " + as_of + " is past the head (" + std::to_string(ledger.size()) + ")");
+      return Status::InvalidArgument("--as-of " + as_of + " is past the head (" +
+                                     std::to_string(ledger.size()) + ")");
     }
     return seq;
   }
@@ -1064,7 +1136,10 @@ Result<uint64_t> ResolveAsOf(const ledger::Ledger& ledger, const std::string& as
   while (lo < hi) {
     uint64_t mid = lo + (hi - lo + 1) / 2;
     LEDGER_ASSIGN_OR_RETURN(ev::Entry e, ReadEntry(ledger, mid));
-    if (e.recorded_at_ms <= limit) lo = mid; else hi = mid - 1;
+    if (e.recorded_at_ms <= limit)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   if (lo == 0) return Status::NotFound("the ledger has no entry on or before " + as_of);
   return lo;
@@ -1078,7 +1153,10 @@ Result<uint64_t> EffectiveSize(const ledger::Ledger& ledger, const Options& o, u
   while (lo < hi) {
     uint64_t mid = lo + (hi - lo + 1) / 2;
     LEDGER_ASSIGN_OR_RETURN(ev::Entry e, ReadEntry(ledger, mid));
-    if (e.recorded_at_ms < end) lo = mid; else hi = mid - 1;
+    if (e.recorded_at_ms < end)
+      lo = mid;
+    else
+      hi = mid - 1;
   }
   if (lo == 0) return Status::NotFound("the ledger has no entry before the end of the period");
   return lo;
@@ -1086,7 +1164,8 @@ Result<uint64_t> EffectiveSize(const ledger::Ledger& ledger, const Options& o, u
 
 Result<uint64_t> VerifyCheckpoint(const ledger::Ledger& ledger, const std::string& note,
                                   const ev::PublicKey* notary) {
-  if (note.size() > ledger::kNoteBytesMax) return Status::Corruption("checkpoint note is too large");
+  if (note.size() > ledger::kNoteBytesMax)
+    return Status::Corruption("checkpoint note is too large");
   std::string origin = ledger.Origin();
   std::vector<ledger::NoteVerifier> verifiers;
   auto add = [&](const ev::PublicKey& key) {
@@ -1099,19 +1178,23 @@ Result<uint64_t> VerifyCheckpoint(const ledger::Ledger& ledger, const std::strin
       if (key.role == ev::Role::kNotary) add(key.public_key);
     }
   }
-  if (verifiers.empty()) return Status::Corruption("checkpoint: the ledger has no notary key to verify it");
+  if (verifiers.empty())
+    return Status::Corruption("checkpoint: the ledger has no notary key to verify it");
   auto opened = ledger::OpenNote(note, verifiers);
   if (!opened.ok()) return Status::Corruption("checkpoint: " + opened.status().message());
   auto cp = ledger::ParseCheckpointText(opened->text);
   if (!cp.ok()) return Status::Corruption("checkpoint: " + cp.status().message());
-  if (cp->origin != origin) return Status::Corruption("checkpoint is of " + cp->origin + ", not " + origin);
+  if (cp->origin != origin)
+    return Status::Corruption("checkpoint is of " + cp->origin + ", not " + origin);
   if (cp->size == 0 || cp->size > ledger.size()) {
-    return Status::Corruption("checkpoint size " + std::to_string(cp->size) + " is not within the ledger's " +
-                              std::to_string(ledger.size()) + " entries");
+    return Status::Corruption("checkpoint size " + std::to_string(cp->size) +
+                              " is not within the ledger's " + std::to_string(ledger.size()) +
+                              " entries");
   }
   LEDGER_ASSIGN_OR_RETURN(ev::Hash root, ledger::RootAt(ledger.tree(), cp->size));
   if (root != cp->root) {
-    return Status::Corruption("checkpoint root differs from the ledger's root at size " + std::to_string(cp->size));
+    return Status::Corruption("checkpoint root differs from the ledger's root at size " +
+                              std::to_string(cp->size));
   }
   return cp->size;
 }

@@ -31,15 +31,15 @@ inline constexpr int64_t kFlagRateBp = 9000;
 
 // What to build. Everything here is recorded in the params line of every output.
 struct Options {
-  std::vector<std::string> kinds;  // one kind, or all six in ReportKinds() order
-  int year = 0;                    // fiscal year = calendar year
-  std::string period;              // "2025", "2025-Q3" or "2025-06"; empty: the whole year
-  uint64_t tree_size = 0;          // entries the report is made from; 0: resolve to the head
+  std::vector<std::string> kinds;       // one kind, or all six in ReportKinds() order
+  int year = 0;                         // fiscal year = calendar year
+  std::string period;                   // "2025", "2025-Q3" or "2025-06"; empty: the whole year
+  uint64_t tree_size = 0;               // entries the report is made from; 0: resolve to the head
   std::string measure, unit, district;  // filters; empty: all
-  bool public_only = false;        // awards: drop internal columns (application, seq)
+  bool public_only = false;             // awards: drop internal columns (application, seq)
   Lang lang = Lang::kZh;
-  std::string format;              // "xlsx", "pdf", "csv", "json"
-  std::string checkpoint_note;     // the verified signed note the size came from, or empty
+  std::string format;           // "xlsx", "pdf", "csv", "json"
+  std::string checkpoint_note;  // the verified signed note the size came from, or empty
 };
 
 // The params line: "fundledger-report v1 kinds=… year=… period=… size=… lang=… format=…
@@ -72,8 +72,7 @@ Result<std::vector<Report>> BuildReports(const ledger::Ledger& ledger, const Opt
 
 // The tree size the reports are made from: `size` limited to the last entry recorded by the end
 // of the period (a report of 2025-Q1 shows the figures at 31 March).
-Result<uint64_t> EffectiveSize(const ledger::Ledger& ledger, const Options& options,
-                               uint64_t size);
+Result<uint64_t> EffectiveSize(const ledger::Ledger& ledger, const Options& options, uint64_t size);
 
 // One CSV file: UTF-8 with BOM; line 1 "fundledger-params,<params> part=<part>", then the
 // header block, each table (title, column heads, rows as shown), the signature footer.

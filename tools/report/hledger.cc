@@ -33,8 +33,8 @@ struct Posting {
 
 std::string Transaction(const ev::Entry& e, const std::string& description,
                         const std::vector<Posting>& postings) {
-  std::string out = ev::ShanghaiDate(e.recorded_at_ms) + " " + description + "  ; seq:" +
-                    std::to_string(e.seq) + ", kind:" + ev::KindName(e.body) + "\n";
+  std::string out = ev::ShanghaiDate(e.recorded_at_ms) + " " + description +
+                    "  ; seq:" + std::to_string(e.seq) + ", kind:" + ev::KindName(e.body) + "\n";
   for (const Posting& p : postings) {
     if (p.fen == 0) continue;
     out += "    " + p.account + "  " + Cny(p.fen) + "\n";
@@ -59,7 +59,8 @@ Result<std::string> HledgerJournal(const ledger::Ledger& ledger, uint64_t to) {
     LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry stored, ledger.Read(seq));
     const ev::Entry& e = stored.entry;
     if (const auto* b = std::get_if<ev::BudgetAllocated>(&e.body)) {
-      std::string budget = "budget:" + b->measure + ":" + std::to_string(b->fiscal_year) + ":" + b->source;
+      std::string budget =
+          "budget:" + b->measure + ":" + std::to_string(b->fiscal_year) + ":" + b->source;
       out += Transaction(e, "BudgetAllocated " + b->measure + " " + std::to_string(b->fiscal_year),
                          {{budget, b->amount_fen}, {"appropriation:" + b->source, -b->amount_fen}});
     } else if (const auto* s = std::get_if<ev::ApplicationSubmitted>(&e.body)) {
@@ -84,8 +85,9 @@ Result<std::string> HledgerJournal(const ledger::Ledger& ledger, uint64_t to) {
       a.revoked += r->amount_fen;
       int64_t district_part = 0;
       if (a.granted > 0 && a.district_fen > 0 && a.revoked <= a.granted) {
-        district_part = static_cast<int64_t>(static_cast<Int128>(a.revoked) * a.district_fen / a.granted -
-                                             static_cast<Int128>(before) * a.district_fen / a.granted);
+        district_part =
+            static_cast<int64_t>(static_cast<Int128>(a.revoked) * a.district_fen / a.granted -
+                                 static_cast<Int128>(before) * a.district_fen / a.granted);
       }
       std::string prefix = a.measure + ":" + a.year;
       out += Transaction(e, "AwardRevoked " + r->application_id,

@@ -38,15 +38,16 @@ const std::string& Pick(Lang lang, const std::string& zh, const std::string& en)
 std::vector<std::pair<std::string, std::string>> HeaderBlock(const Report& r, Lang lang) {
   const Provenance& p = r.provenance;
   bool zh = lang == Lang::kZh;
-  return {{zh ? "报告单位" : "Reporting unit", p.reporting_unit},
-          {zh ? "期间" : "Period", p.period},
-          {zh ? "金额单位" : "Currency unit", zh ? "万元（另注明者除外）" : "10,000 yuan unless noted"},
-          {zh ? "范围" : "Scope", p.scope.empty() ? (zh ? "全部" : "all") : p.scope},
-          {zh ? "账本" : "Ledger", p.origin},
-          {zh ? "树规模" : "Tree size", std::to_string(p.tree_size)},
-          {zh ? "根哈希" : "Root hash", p.root_hex},
-          {zh ? "状态哈希" : "State hash", p.state_hash_hex},
-          {zh ? "截至" : "As of", events::FormatInstant(p.as_of_ms)}};
+  return {
+      {zh ? "报告单位" : "Reporting unit", p.reporting_unit},
+      {zh ? "期间" : "Period", p.period},
+      {zh ? "金额单位" : "Currency unit", zh ? "万元（另注明者除外）" : "10,000 yuan unless noted"},
+      {zh ? "范围" : "Scope", p.scope.empty() ? (zh ? "全部" : "all") : p.scope},
+      {zh ? "账本" : "Ledger", p.origin},
+      {zh ? "树规模" : "Tree size", std::to_string(p.tree_size)},
+      {zh ? "根哈希" : "Root hash", p.root_hex},
+      {zh ? "状态哈希" : "State hash", p.state_hash_hex},
+      {zh ? "截至" : "As of", events::FormatInstant(p.as_of_ms)}};
 }
 
 const char* RowKindName(RowKind kind) {
@@ -63,14 +64,22 @@ const char* RowKindName(RowKind kind) {
 
 const char* CellKindName(CellKind kind) {
   switch (kind) {
-    case CellKind::kText: return "text";
-    case CellKind::kWan: return "fen";
-    case CellKind::kYuan: return "fen";
-    case CellKind::kCount: return "count";
-    case CellKind::kRateBp: return "bp";
-    case CellKind::kDays: return "days";
-    case CellKind::kSeq: return "seq";
-    case CellKind::kDate: return "date";
+    case CellKind::kText:
+      return "text";
+    case CellKind::kWan:
+      return "fen";
+    case CellKind::kYuan:
+      return "fen";
+    case CellKind::kCount:
+      return "count";
+    case CellKind::kRateBp:
+      return "bp";
+    case CellKind::kDays:
+      return "days";
+    case CellKind::kSeq:
+      return "seq";
+    case CellKind::kDate:
+      return "date";
   }
   return "text";
 }
@@ -95,11 +104,13 @@ std::string RenderCsv(const Report& r, Lang lang) {
     out += CsvLine(heads);
     for (const Row& row : t.rows) {
       std::vector<std::string> fields;
-      for (size_t i = 0; i < row.cells.size(); ++i) fields.push_back(FormatCell(row.cells[i], t.columns[i].kind));
+      for (size_t i = 0; i < row.cells.size(); ++i)
+        fields.push_back(FormatCell(row.cells[i], t.columns[i].kind));
       if (row.flagged) fields.push_back(lang == Lang::kZh ? "需说明" : "reason required");
       out += CsvLine(fields);
     }
-    for (const std::string& note : lang == Lang::kZh ? t.notes_zh : t.notes_en) out += CsvLine({note});
+    for (const std::string& note : lang == Lang::kZh ? t.notes_zh : t.notes_en)
+      out += CsvLine({note});
   }
   if (!r.integrity.empty()) {
     out += "\r\n" + CsvLine({lang == Lang::kZh ? "完整性附录" : "Integrity appendix"});
@@ -127,7 +138,8 @@ std::string RenderTidyCsv(const std::vector<Report>& reports, Lang lang) {
             }
           }
         }
-        if (row.kind != RowKind::kData) keys = std::string(RowKindName(row.kind)) + (keys.empty() ? "" : "|" + keys);
+        if (row.kind != RowKind::kData)
+          keys = std::string(RowKindName(row.kind)) + (keys.empty() ? "" : "|" + keys);
         for (size_t i = 0; i < row.cells.size(); ++i) {
           const auto* n = std::get_if<int64_t>(&row.cells[i]);
           if (n == nullptr) continue;
@@ -147,17 +159,26 @@ std::string RenderJson(const Report& r) {
   doc["report"] = r.kind;
   doc["titleZh"] = r.title_zh;
   doc["titleEn"] = r.title_en;
-  doc["provenance"] = {{"ledgerId", p.ledger_id_hex},     {"ledgerName", p.ledger_name},
-                       {"origin", p.origin},              {"treeSize", p.tree_size},
-                       {"rootHash", p.root_hex},          {"stateHash", p.state_hash_hex},
-                       {"checkpoint", p.checkpoint_note}, {"recordedAt", p.as_of_ms},
-                       {"reportingUnit", p.reporting_unit}, {"period", p.period},
-                       {"year", p.year},                  {"scope", p.scope}};
+  doc["provenance"] = {{"ledgerId", p.ledger_id_hex},
+                       {"ledgerName", p.ledger_name},
+                       {"origin", p.origin},
+                       {"treeSize", p.tree_size},
+                       {"rootHash", p.root_hex},
+                       {"stateHash", p.state_hash_hex},
+                       {"checkpoint", p.checkpoint_note},
+                       {"recordedAt", p.as_of_ms},
+                       {"reportingUnit", p.reporting_unit},
+                       {"period", p.period},
+                       {"year", p.year},
+                       {"scope", p.scope}};
   json tables = json::array();
   for (const Table& t : r.tables) {
     json columns = json::array();
     for (const Column& c : t.columns) {
-      columns.push_back({{"key", c.key}, {"titleZh", c.title_zh}, {"titleEn", c.title_en}, {"unit", CellKindName(c.kind)}});
+      columns.push_back({{"key", c.key},
+                         {"titleZh", c.title_zh},
+                         {"titleEn", c.title_en},
+                         {"unit", CellKindName(c.kind)}});
     }
     json rows = json::array();
     for (const Row& row : t.rows) {
@@ -165,8 +186,12 @@ std::string RenderJson(const Report& r) {
       for (size_t i = 0; i < row.cells.size(); ++i) j[t.columns[i].key] = CellJson(row.cells[i]);
       rows.push_back(std::move(j));
     }
-    tables.push_back({{"titleZh", t.title_zh}, {"titleEn", t.title_en}, {"columns", columns}, {"rows", rows},
-                      {"notesZh", t.notes_zh}, {"notesEn", t.notes_en}});
+    tables.push_back({{"titleZh", t.title_zh},
+                      {"titleEn", t.title_en},
+                      {"columns", columns},
+                      {"rows", rows},
+                      {"notesZh", t.notes_zh},
+                      {"notesEn", t.notes_en}});
   }
   doc["tables"] = tables;
   if (r.chart) {
@@ -174,8 +199,10 @@ std::string RenderJson(const Report& r) {
     for (const auto& s : r.chart->series) {
       series.push_back({{"nameZh", s.name_zh}, {"nameEn", s.name_en}, {"valuesFen", s.values_fen}});
     }
-    doc["chart"] = {{"titleZh", r.chart->title_zh}, {"titleEn", r.chart->title_en},
-                    {"categories", r.chart->categories}, {"series", series}};
+    doc["chart"] = {{"titleZh", r.chart->title_zh},
+                    {"titleEn", r.chart->title_en},
+                    {"categories", r.chart->categories},
+                    {"series", series}};
   }
   if (!r.integrity.empty()) {
     json lines = json::array();
@@ -195,12 +222,15 @@ Result<std::string> ReadTextParams(const std::string& bytes) {
     }
     std::string field = bytes.substr(prefix.size(), end - prefix.size());
     // The line is never longer than kParamsBytesMax plus the label; quoted when it has a comma.
-    if (field.size() >= 2 && field.front() == '"' && field.back() == '"') field = field.substr(1, field.size() - 2);
-    if (field.find('"') != std::string::npos) return Status::InvalidArgument("malformed fundledger-params line");
+    if (field.size() >= 2 && field.front() == '"' && field.back() == '"')
+      field = field.substr(1, field.size() - 2);
+    if (field.find('"') != std::string::npos)
+      return Status::InvalidArgument("malformed fundledger-params line");
     return field;
   }
   json doc = json::parse(bytes, nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded() || !doc.is_object() || !doc.contains("params") || !doc["params"].is_string()) {
+  if (doc.is_discarded() || !doc.is_object() || !doc.contains("params") ||
+      !doc["params"].is_string()) {
     return Status::InvalidArgument("the file is not a fundledger report (xlsx, pdf, csv or json)");
   }
   return doc["params"].get<std::string>();
