@@ -14,8 +14,11 @@
 #include <string>
 #include <vector>
 
+#include <rocksdb/db.h>
+
 #include "events/text.h"
 #include "ledger/checkpoint.h"
+#include "ledger/internal/storage_format.h"
 #include "projections/projections.h"
 #include "tests/testutil/testutil.h"
 #include "tools/report/build.h"
@@ -593,6 +596,45 @@ TEST_F(ReportTest, APeriodEndsTheFiguresAtItsLastEntry) {
   std::vector<Report> march = Build({"execution"}, *size, "2025-03");
   EXPECT_EQ(I(march[0].tables[0].rows[2], 6), 50 * W);
   EXPECT_FALSE(march[0].tables[0].rows[2].flagged);
+}
+
+TEST_F(ReportTest, AnEntryThatIsNotTheTreesLeafIsCorruption) {
+  ASSERT_EQ(Build({"payments"}).size(), 1u);
+  // Replace the stored Merkle leaf of the first payout with the leaf of the entry before it.
+  auto other = ledger_->tree().Node(0, first_payout_seq_ - 2);
+  ASSERT_TRUE(other.ok());
+  ledger_.reset();
+  {
+    rocksdb::DBOptions options;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, path_, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path_, families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    auto merkle = static_cast<size_t>(
+        std::find(names.begin(), names.end(), ledger::internal::kCfMerkle) - names.begin());
+    ASSERT_LT(merkle, names.size());
+    std::string value(reinterpret_cast<const char*>(other->data()), other->size());
+    ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), handles[merkle],
+                        ledger::internal::MerkleKey(0, first_payout_seq_ - 1), value)
+                    .ok());
+    for (rocksdb::ColumnFamilyHandle* handle : handles) {
+      EXPECT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    }
+  }
+  Reopen();
+  Options o;
+  o.kinds = {"payments"};
+  o.year = 2025;
+  o.format = "json";
+  o.tree_size = ledger_->size();
+  auto reports = BuildReports(*ledger_, o);
+  ASSERT_FALSE(reports.ok());
+  EXPECT_TRUE(reports.status().IsCorruption()) << reports.status().ToString();
+  EXPECT_THAT(reports.status().message(), HasSubstr("entry " + std::to_string(first_payout_seq_)));
 }
 
 // Parses `hledger balance --flat -N` lines ("  8000000.00 CNY  budget:2:2025:city") to fen.
