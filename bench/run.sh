@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Benchmarks of the whole tool on a generated programme: append (every write synced), audit,
-# verify, export, import (signatures on all cores, group commits), queries live and as-of.
+# verify, export, import (signatures on all cores, group commits), queries live and as-of,
+# the six reports of a year.
 # Prints one line per step: wall seconds, peak resident memory, and a rate.
 #
 #   bench/run.sh quick      # the Shenzhen policy, 2,000 recipients, 2025-2026 (a realistic programme)
@@ -44,4 +45,6 @@ step "import (new ledger)" "$n" "$fl" --ledger "$work/L2" import "$work/export.j
 step "query measure (live)" 0 "$fl" --ledger "$work/L" query measure
 step "query measure --as-of n/2" 0 "$fl" --ledger "$work/L" query measure --as-of $((n / 2))
 step "query recipient --as-of n/2" 0 "$fl" --ledger "$work/L" query recipient "$("$fl" --ledger "$work/L" --json log --kind RecipientRegistered --limit 1 | sed 's/.*"recipientId":"\([^"]*\)".*/\1/')" --as-of $((n / 2))
+step "report --all 2025 (csv)" 0 "$fl" --ledger "$work/L" report --all --year 2025 --format csv --out "$work/reports-csv"
+step "report --all 2026 (json)" 0 "$fl" --ledger "$work/L" report --all --year 2026 --format json --out "$work/reports-json"
 step "prove inclusion" 0 "$fl" --ledger "$work/L" prove inclusion --seq $((n / 3))

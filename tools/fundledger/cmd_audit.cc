@@ -10,6 +10,7 @@
 #include "ledger/checkpoint.h"
 #include "ledger/exchange.h"
 #include "tools/fundledger/context.h"
+#include "tools/report/build.h"
 
 namespace fundledger::tools {
 namespace {
@@ -291,13 +292,21 @@ Status CheckProof(const Context& ctx, const CheckProofArgs& a) {
 }
 
 Status ExportCommand(const Context& ctx, const std::string& format, uint64_t from, uint64_t to, const std::string& out) {
-  if (format != "jsonl" && format != "capnp") return Status::InvalidArgument("--format is jsonl or capnp");
+  if (format != "jsonl" && format != "capnp" && format != "hledger") {
+    return Status::InvalidArgument("--format is jsonl, capnp or hledger");
+  }
   const bool to_file = !out.empty() && out != "-";
   if (to_file) LEDGER_RETURN_IF_ERROR(CheckOutputFile(out, ctx.force));
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenReader());
   if (to == 0) to = ledger->size();
   std::string data;
-  LEDGER_RETURN_IF_ERROR(ledger::WriteExport(*ledger, from, to, format == "capnp", &data));
+  if (format == "hledger") {
+    // A journal's balances need every money event from the start: --from does not apply.
+    if (from != 1) return Status::InvalidArgument("--from does not apply to --format hledger");
+    LEDGER_ASSIGN_OR_RETURN(data, report::HledgerJournal(*ledger, to));
+  } else {
+    LEDGER_RETURN_IF_ERROR(ledger::WriteExport(*ledger, from, to, format == "capnp", &data));
+  }
   if (!to_file) {
     std::cout << data;
   } else {
@@ -444,7 +453,8 @@ void AddAuditCommands(CLI::App& app, Context& ctx, Action* run) {
   static std::string format = "jsonl", out;
   static uint64_t efrom = 1, eto = 0;
   auto* exp = app.add_subcommand("export", "every entry with signature and leaf hash (JSON lines or Cap'n Proto stream)");
-  exp->add_option("--format", format, "jsonl (default) or capnp");
+  exp->add_option("--format", format,
+                  "jsonl (default), capnp, or hledger (a journal of the money events)");
   exp->add_option("--from", efrom, "first seq (default 1)")->transform(DecimalIn(1, kSeqMax));
   exp->add_option("--to", eto, "last seq (default: head)")->transform(DecimalIn(1, kSeqMax));
   exp->add_option("--out", out, "file (default: standard output)");

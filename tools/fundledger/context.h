@@ -105,5 +105,6 @@ void AddMoneyCommands(CLI::App& app, Context& ctx, Action* run);
 void AddQueryCommands(CLI::App& app, Context& ctx, Action* run);
 void AddAuditCommands(CLI::App& app, Context& ctx, Action* run);
 void AddSimulateCommand(CLI::App& app, Context& ctx, Action* run);
+void AddReportCommands(CLI::App& app, Context& ctx, Action* run);
 
 }  // namespace fundledger::tools

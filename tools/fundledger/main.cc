@@ -36,6 +36,7 @@ int Main(int argc, char** argv) {
   fundledger::tools::AddQueryCommands(app, ctx, &run);
   fundledger::tools::AddAuditCommands(app, ctx, &run);
   fundledger::tools::AddSimulateCommand(app, ctx, &run);
+  fundledger::tools::AddReportCommands(app, ctx, &run);
   for (CLI::App* sub : app.get_subcommands({})) sub->footer(kExitCodes);
 
   try {
