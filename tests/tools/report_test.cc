@@ -637,6 +637,32 @@ TEST_F(ReportTest, AnEntryThatIsNotTheTreesLeafIsCorruption) {
   EXPECT_THAT(reports.status().message(), HasSubstr("entry " + std::to_string(first_payout_seq_)));
 }
 
+// The xlsx and PDF writers are built separately (tools/report/xlsx.cc, pdf.cc); where they are
+// present, their files are deterministic and pass `report check`, and a changed byte fails it.
+TEST_F(ReportTest, WorkbookAndPdfPassCheckAndAChangedByteFailsIt) {
+  for (std::string format : {"xlsx", "pdf"}) {
+    const std::string a = dir_->Sub("a." + format), b = dir_->Sub("b." + format);
+    auto made = Fl("report --all --year 2025 --format " + format + " --out " + ShellQuote(a));
+    if (made.code == 4 && made.err.find("writer not built") != std::string::npos) {
+      GTEST_SKIP() << "the " << format << " writer is not built into this binary";
+    }
+    ASSERT_EQ(made.code, 0) << format << ": " << made.err;
+    ASSERT_EQ(Fl("report --all --year 2025 --format " + format + " --out " + ShellQuote(b)).code,
+              0);
+    std::string bytes = testutil::ReadText(a);
+    EXPECT_EQ(bytes, testutil::ReadText(b)) << format << " differs between runs";
+    auto check = Fl("report check " + ShellQuote(a));
+    EXPECT_EQ(check.code, 0) << format << ": " << check.err;
+    // One byte of the body changed (the middle of the file, away from the params).
+    bytes[bytes.size() / 2] = static_cast<char>(bytes[bytes.size() / 2] ^ 0x01);
+    const std::string changed = dir_->Sub("changed." + format);
+    testutil::WriteText(changed, bytes);
+    auto refused = Fl("report check " + ShellQuote(changed));
+    EXPECT_NE(refused.code, 0) << format;
+    EXPECT_NE(refused.code, 1) << format;
+  }
+}
+
 // Parses `hledger balance --flat -N` lines ("  8000000.00 CNY  budget:2:2025:city") to fen.
 std::map<std::string, int64_t> HledgerBalances(const std::string& out) {
   std::map<std::string, int64_t> balances;
