@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: build, simulate two years of the Shenzhen programme into a fresh demo ledger,
-# audit it, and print the balance per measure. Leaves demo/ledger and demo/keys to explore.
+# audit it, print the balance per measure, and write the finance bureau's reports of 2025 (xlsx,
+# pdf, csv, json) into demo/reports. Leaves demo/ledger and demo/keys to explore.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup.sh
@@ -15,7 +16,9 @@ echo "== balances per measure and fiscal year (yuan)"
 $fl --ledger demo/ledger query measure
 echo "== the finance bureau's reports of 2025 (demo/reports), and a check that one is what the ledger gives"
 mkdir -p demo/reports
+$fl --ledger demo/ledger report --all --year 2025 --format xlsx --out demo/reports/2025.xlsx
+$fl --ledger demo/ledger report --all --year 2025 --format pdf --out demo/reports/2025.pdf
 $fl --ledger demo/ledger report --all --year 2025 --format csv --out demo/reports/csv
 $fl --ledger demo/ledger report --all --year 2025 --format json --out demo/reports/json
-$fl --ledger demo/ledger report check demo/reports/csv/execution.csv
+$fl --ledger demo/ledger report check demo/reports/2025.pdf
 echo "== try: $fl --ledger demo/ledger query recipient <USCC>; log --kind AwardGranted --limit 5; --help"

@@ -100,7 +100,7 @@ class FaultTest : public testutil::LedgerFixture, public ::testing::WithParamInt
     ASSERT_TRUE(report.ok()) << report.status().ToString();
     EXPECT_TRUE(report->findings.empty()) << report->FindingsText();
     EXPECT_EQ(report->entries, ledger_->size());
-    auto again = ledger_->Append(Key("clerk:SZ-STIB"), retry, clock_ms_ + 60'000);
+    auto again = ledger_->Append(Key("clerk:SZ-STIB"), retry, clock_ms_ + 60'000, testutil::FixedClockMs());
     ASSERT_TRUE(again.ok()) << again.status().ToString();
     EXPECT_EQ(ledger_->size(), size_before + retry.size());
   }
@@ -113,7 +113,8 @@ TEST_P(FaultTest, FailedAppendOfOneEntryIsIOErrorAndChangesNothing) {
   const ev::Hash state = pj::StateHash(ledger_->state());
   const auto rows = Rows();
   faults_.fs().Arm(GetParam());
-  auto result = ledger_->Append(Key("clerk:SZ-STIB"), Recipients(1, 1), clock_ms_ + 60'000);
+  auto result = ledger_->Append(Key("clerk:SZ-STIB"), Recipients(1, 1), clock_ms_ + 60'000,
+                                testutil::FixedClockMs());
   ExpectFailedAndRecovered(result.status(), size, state, rows, Recipients(1, 1));
 }
 
@@ -123,7 +124,8 @@ TEST_P(FaultTest, FailedAppendOfABatchRollsEveryStagedEntryBack) {
   const ev::Hash state = pj::StateHash(ledger_->state());
   const auto rows = Rows();
   faults_.fs().Arm(GetParam());
-  auto result = ledger_->Append(Key("clerk:SZ-STIB"), Recipients(1, 50), clock_ms_ + 60'000);
+  auto result = ledger_->Append(Key("clerk:SZ-STIB"), Recipients(1, 50), clock_ms_ + 60'000,
+                                testutil::FixedClockMs());
   ExpectFailedAndRecovered(result.status(), size, state, rows, Recipients(1, 50));
 }
 

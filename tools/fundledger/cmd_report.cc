@@ -109,8 +109,16 @@ Result<rp::Options> OptionsFromArgs(const ReportArgs& a) {
   return o;
 }
 
-Status WriteOutputs(const std::string& out, const std::vector<Output>& outputs) {
+// Writes every output, each with WriteFile (atomic, never through a link). Every target is
+// checked before the first is written, so a refused one (an existing file without --force)
+// leaves all of them as they were.
+Status WriteOutputs(const std::string& out, const std::vector<Output>& outputs, bool force) {
   bool folder = outputs.size() > 1 || !outputs.front().name.empty();
+  for (const Output& o : outputs) {
+    struct stat st {};
+    if (folder && ::stat(out.c_str(), &st) != 0) break;  // a new folder holds nothing yet
+    LEDGER_RETURN_IF_ERROR(CheckOutputFile(folder ? out + "/" + o.name : out, force));
+  }
   if (folder) {
     struct stat st {};
     if (::stat(out.c_str(), &st) != 0) {
@@ -121,7 +129,7 @@ Status WriteOutputs(const std::string& out, const std::vector<Output>& outputs) 
     }
   }
   for (const Output& o : outputs) {
-    LEDGER_RETURN_IF_ERROR(WriteFile(folder ? out + "/" + o.name : out, o.bytes, 0644));
+    LEDGER_RETURN_IF_ERROR(WriteFile(folder ? out + "/" + o.name : out, o.bytes, 0644, force));
   }
   return Status::Ok();
 }
@@ -149,7 +157,7 @@ Status MakeReports(const Context& ctx, const ReportArgs& a) {
   LEDGER_ASSIGN_OR_RETURN(o.tree_size, rp::EffectiveSize(*ledger, o, size));
   LEDGER_ASSIGN_OR_RETURN(std::vector<rp::Report> reports, rp::BuildReports(*ledger, o));
   LEDGER_ASSIGN_OR_RETURN(std::vector<Output> outputs, Render(reports, o));
-  LEDGER_RETURN_IF_ERROR(WriteOutputs(a.out, outputs));
+  LEDGER_RETURN_IF_ERROR(WriteOutputs(a.out, outputs, ctx.force));
   const rp::Provenance& p = reports.front().provenance;
   if (ctx.json) {
     PrintJson({{"out", a.out},
@@ -221,7 +229,8 @@ Status CheckReport(const Context& ctx, const ReportArgs& a) {
     LEDGER_ASSIGN_OR_RETURN(auto entries, ledger::ParseExport(data, capnp));
     LEDGER_ASSIGN_OR_RETURN(scratch, ScratchDir::Make());
     LEDGER_ASSIGN_OR_RETURN(ledger, ledger::Ledger::CreateForImport(scratch->path() + "/ledger"));
-    LEDGER_RETURN_IF_ERROR(ledger::ImportEntries(ledger.get(), entries, [](uint64_t) {}));
+    LEDGER_RETURN_IF_ERROR(
+        ledger::ImportEntries(ledger.get(), entries, SystemClockMs(), [](uint64_t) {}));
   } else {
     LEDGER_ASSIGN_OR_RETURN(ledger, ctx.OpenReader());
   }
@@ -268,7 +277,8 @@ void AddReportCommands(CLI::App& app, Context& ctx, Action* run) {
   report->add_option("kind", a.words, "KIND, or: check FILE");
   report->add_flag("--all", a.all,
                    "every report: one workbook, one PDF, or one folder (csv, json)");
-  report->add_option("--year", a.year, "fiscal year (calendar year)");
+  report->add_option("--year", a.year, "fiscal year (calendar year)")
+      ->transform(DecimalIn(kYearMin, kYearMax));
   report->add_option("--period", a.period, "2025, 2025-Q3 or 2025-06 (default: the year)");
   report->add_option("--as-of", a.as_of, "entry seq, or ISO date (end of that day, Asia/Shanghai)");
   report->add_option("--checkpoint", a.checkpoint,
@@ -283,6 +293,7 @@ void AddReportCommands(CLI::App& app, Context& ctx, Action* run) {
                    "award list for publication: no application ids or seqs");
   report->add_option("--format", a.format, "xlsx, pdf, csv (a folder) or json");
   report->add_option("--out", a.out, "output file, or folder for csv and several json reports");
+  report->add_flag("--force", ctx.force, "replace existing output files");
   report->add_option("--lang", a.lang, "zh (default) or en");
   report->add_option("--from-export", a.from_export,
                      "report check: re-derive from an export file instead of --ledger");
