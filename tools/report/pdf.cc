@@ -23,6 +23,7 @@ constexpr double kPageWidth = 841.89, kPageHeight = 595.28;  // A4 landscape
 constexpr double kMargin = 32, kFooterHeight = 18;
 constexpr double kRowHeight = 13.5, kHeadHeight = 24, kCellPad = 3;
 constexpr double kChartHeight = 230;
+constexpr double kSignatureHeight = 40;  // the signature line and the space above it
 constexpr const char* kFont = "Noto Sans CJK SC";
 
 const std::string& Pick(Lang lang, const std::string& zh, const std::string& en) {
@@ -92,7 +93,7 @@ class Writer {
     for (const Table& t : r.tables) WriteTable(t);
     if (r.chart && !r.chart->categories.empty()) WriteChart(*r.chart);
     if (!r.integrity.empty()) WriteIntegrity(r);
-    Need(30);
+    Need(kSignatureHeight);
     y_ += 10;
     Text(lang_ == Lang::kZh ? "项目负责人（签字）：____________________      财务负责人（签字）：____________________"
                             : "Project lead (signature): ____________________      Finance lead (signature): ____________________",
@@ -196,12 +197,55 @@ class Writer {
     return true;
   }
 
+  // Column widths from what the cells hold: each column asks for its widest cell. When the asks
+  // exceed the page, only the widest columns give way, down to one common cap (water-filling),
+  // so dates, codes and amounts stay whole and long names are the ones cut. Text width is
+  // estimated from characters (CJK as two), which is enough for layout and cheap per row.
   std::vector<double> Widths(const Table& t) const {
-    double units = 0;
-    for (const Column& c : t.columns) units += std::max<uint16_t>(c.width_chars, 4);
-    std::vector<double> widths;
-    for (const Column& c : t.columns) widths.push_back(Usable() * std::max<uint16_t>(c.width_chars, 4) / units);
+    // Points per narrow character of a 7 pt cell: pango lays text out at 96 dpi, so a "7 pt"
+    // font is 9.3 PDF points tall and its digits about 5.2 points wide (bold a little more).
+    constexpr double kUnit = 5.5, kMinWidth = 26;
+    const size_t n = t.columns.size();
+    std::vector<double> need(n);
+    for (size_t c = 0; c < n; ++c) {
+      // The head wraps onto two lines; bold totals are about a tenth wider.
+      double units = std::max<double>(4, static_cast<double>(TextUnits(Head(lang_, t.columns[c]))) / 2 + 1);
+      for (const Row& row : t.rows) {
+        if (c >= row.cells.size()) continue;
+        double cell = static_cast<double>(TextUnits(FormatCell(row.cells[c], t.columns[c].kind)));
+        units = std::max(units, row.kind == RowKind::kData ? cell : cell * 1.1);
+      }
+      need[c] = std::max(kMinWidth, units * kUnit + 2 * kCellPad);
+    }
+    double total = 0;
+    for (double w : need) total += w;
+    std::vector<double> widths(need);
+    if (total <= Usable()) {
+      for (double& w : widths) w *= Usable() / total;  // spread the spare room
+      return widths;
+    }
+    std::vector<double> sorted(need);
+    std::sort(sorted.begin(), sorted.end());
+    double remaining = Usable(), cap = Usable() / static_cast<double>(n);
+    for (size_t i = 0; i < n; ++i) {
+      cap = remaining / static_cast<double>(n - i);
+      if (sorted[i] > cap) break;
+      remaining -= sorted[i];
+    }
+    for (double& w : widths) w = std::min(w, cap);
     return widths;
+  }
+
+  // Display width of UTF-8 text in narrow characters: wide (CJK, full-width) code points count 2.
+  static size_t TextUnits(const std::string& text) {
+    size_t units = 0;
+    for (size_t i = 0; i < text.size();) {
+      auto lead = static_cast<unsigned char>(text[i]);
+      size_t len = lead < 0x80 ? 1 : lead < 0xE0 ? 2 : lead < 0xF0 ? 3 : 4;
+      units += len >= 3 ? 2 : 1;
+      i += len;
+    }
+    return units;
   }
 
   void WriteHeadRow(const Table& t, const std::vector<double>& widths) {
@@ -247,13 +291,15 @@ class Writer {
     Need(20 + kRowHeight * 3);
     y_ += Text(lang_ == Lang::kZh ? "完整性附录" : "Integrity appendix", 10, true, kMargin, y_, Usable(),
                PANGO_ALIGN_LEFT) + 4;
-    for (const auto& [key, value] : r.integrity) {
-      // Values (hashes, notes) may run over several lines; measure them before placing.
+    for (size_t i = 0; i < r.integrity.size(); ++i) {
+      const auto& [key, value] = r.integrity[i];
+      // Values (hashes, notes) may run over several lines; measure them before placing. The
+      // last line keeps the signature line company on its page.
       bool saved = draw_;
       draw_ = false;
       double h = Text(value, 7, false, kMargin + 150, y_, Usable() - 150, PANGO_ALIGN_LEFT, true);
       draw_ = saved;
-      Need(h + 3);
+      Need(h + 3 + (i + 1 == r.integrity.size() ? kSignatureHeight : 0));
       Text(key, 7, true, kMargin, y_, 145, PANGO_ALIGN_LEFT);
       y_ += Text(value, 7, false, kMargin + 150, y_, Usable() - 150, PANGO_ALIGN_LEFT, true) + 3;
     }
