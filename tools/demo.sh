@@ -15,10 +15,6 @@ $fl --ledger demo/ledger audit
 echo "== balances per measure and fiscal year (yuan)"
 $fl --ledger demo/ledger query measure
 echo "== the finance bureau's reports of 2025 (demo/reports), and a check that one is what the ledger gives"
-mkdir -p demo/reports
-$fl --ledger demo/ledger report --all --year 2025 --format xlsx --out demo/reports/2025.xlsx
-$fl --ledger demo/ledger report --all --year 2025 --format pdf --out demo/reports/2025.pdf
-$fl --ledger demo/ledger report --all --year 2025 --format csv --out demo/reports/csv
-$fl --ledger demo/ledger report --all --year 2025 --format json --out demo/reports/json
+$fl --ledger demo/ledger report --all --year 2025 --out demo/reports
 $fl --ledger demo/ledger report check demo/reports/2025.pdf
 echo "== try: $fl --ledger demo/ledger query recipient <USCC>; log --kind AwardGranted --limit 5; --help"

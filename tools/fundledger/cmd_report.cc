@@ -88,8 +88,6 @@ Result<rp::Options> OptionsFromArgs(const ReportArgs& a) {
         "cofunding, annual) or --all");
   }
   if (a.year == 0) return Status::InvalidArgument("--year is required");
-  if (a.format.empty())
-    return Status::InvalidArgument("--format is required (xlsx, pdf, csv or json)");
   if (a.out.empty()) return Status::InvalidArgument("--out is required");
   if (a.lang != "zh" && a.lang != "en") return Status::InvalidArgument("--lang must be zh or en");
   if (!a.as_of.empty() && !a.checkpoint.empty())
@@ -104,8 +102,11 @@ Result<rp::Options> OptionsFromArgs(const ReportArgs& a) {
   o.district = a.district;
   o.public_only = a.public_only;
   o.lang = a.lang == "zh" ? rp::Lang::kZh : rp::Lang::kEn;
-  o.format = a.format;
+  // No --format (or "all"): every format, into the folder --out.
+  const bool all_formats = a.format.empty() || a.format == "all";
+  o.format = all_formats ? "xlsx" : a.format;
   LEDGER_RETURN_IF_ERROR(rp::CheckOptions(o));
+  if (all_formats) o.format = "all";
   return o;
 }
 
@@ -129,6 +130,14 @@ Status WriteOutputs(const std::string& out, const std::vector<Output>& outputs, 
     }
   }
   for (const Output& o : outputs) {
+    // "csv/execution.csv" (every format at once): the sub-folder is made on first use.
+    if (size_t slash = o.name.find('/'); slash != std::string::npos) {
+      std::string sub = out + "/" + o.name.substr(0, slash);
+      struct stat st {};
+      if (::stat(sub.c_str(), &st) != 0 && ::mkdir(sub.c_str(), 0755) != 0) {
+        return Status::IOError("cannot make the folder " + sub);
+      }
+    }
     LEDGER_RETURN_IF_ERROR(WriteFile(folder ? out + "/" + o.name : out, o.bytes, 0644, force));
   }
   return Status::Ok();
@@ -155,20 +164,42 @@ Status MakeReports(const Context& ctx, const ReportArgs& a) {
     o.checkpoint_note = note;
   }
   LEDGER_ASSIGN_OR_RETURN(o.tree_size, rp::EffectiveSize(*ledger, o, size));
-  LEDGER_ASSIGN_OR_RETURN(std::vector<rp::Report> reports, rp::BuildReports(*ledger, o));
-  LEDGER_ASSIGN_OR_RETURN(std::vector<Output> outputs, Render(reports, o));
+  // Each format's files carry their own params (the format is one of them), so each is built
+  // and rendered on its own; all are written only once every one is ready and every target
+  // is free (WriteOutputs), so a refusal leaves no half set.
+  const bool all_formats = o.format == "all";
+  const std::vector<std::string> formats =
+      all_formats ? std::vector<std::string>{"xlsx", "pdf", "csv", "json"}
+                  : std::vector<std::string>{o.format};
+  const std::string base = (o.kinds.size() == 1 ? o.kinds.front() + "-" : std::string()) +
+                           (o.period.empty() ? std::to_string(o.year) : o.period);
+  std::vector<rp::Report> reports;
+  std::vector<Output> outputs;
+  for (const std::string& format : formats) {
+    rp::Options one = o;
+    one.format = format;
+    LEDGER_ASSIGN_OR_RETURN(reports, rp::BuildReports(*ledger, one));
+    LEDGER_ASSIGN_OR_RETURN(std::vector<Output> rendered, Render(reports, one));
+    for (Output& r : rendered) {
+      if (all_formats) r.name = r.name.empty() ? base + "." + format : format + "/" + r.name;
+      outputs.push_back(std::move(r));
+    }
+  }
   LEDGER_RETURN_IF_ERROR(WriteOutputs(a.out, outputs, ctx.force));
   const rp::Provenance& p = reports.front().provenance;
   if (ctx.json) {
     PrintJson({{"out", a.out},
                {"reports", o.kinds},
+               {"formats", formats},
                {"treeSize", p.tree_size},
                {"rootHash", p.root_hex},
                {"stateHash", p.state_hash_hex},
                {"params", p.params}});
   } else {
-    std::cout << "wrote " << o.kinds.size() << " report(s) to " << a.out << " as of entry "
-              << p.tree_size << " (root " << p.root_hex << ")\n";
+    std::string as;
+    for (const std::string& format : formats) as += (as.empty() ? "" : ", ") + format;
+    std::cout << "wrote " << o.kinds.size() << " report(s) as " << as << " to " << a.out
+              << " as of entry " << p.tree_size << " (root " << p.root_hex << ")\n";
   }
   return Status::Ok();
 }
@@ -291,7 +322,9 @@ void AddReportCommands(CLI::App& app, Context& ctx, Action* run) {
   report->add_option("--district", a.district, "only recipients of this district");
   report->add_flag("--public", a.public_only,
                    "award list for publication: no application ids or seqs");
-  report->add_option("--format", a.format, "xlsx, pdf, csv (a folder) or json");
+  report->add_option("--format", a.format,
+                     "xlsx, pdf, csv (a folder), json, or all (default): every format into the "
+                     "folder --out");
   report->add_option("--out", a.out, "output file, or folder for csv and several json reports");
   report->add_flag("--force", ctx.force, "replace existing output files");
   report->add_option("--lang", a.lang, "zh (default) or en");
