@@ -246,7 +246,9 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64
   //    the ledger or the import ever registers can be gathered up front without ambiguity;
   //    whether the signer was registered and unrevoked *at that entry* is the dry run's job.
   std::map<ev::KeyId, ev::PublicKey> keys;
-  for (const auto& [row, info] : ledger->state().keys) keys[ev::KeyIdOf(info.public_key)] = info.public_key;
+  for (const pj::KeyInfo* info : ledger->view().AllKeys()) {
+    keys[ev::KeyIdOf(info->public_key)] = info->public_key;
+  }
   for (const StoredEntry& s : entries) {
     if (const auto* k = std::get_if<ev::KeyRegistered>(&s.entry.body)) keys[ev::KeyIdOf(k->public_key)] = k->public_key;
     if (const auto* c = std::get_if<ev::LedgerCreated>(&s.entry.body)) keys[ev::KeyIdOf(c->authority_public_key)] = c->authority_public_key;
@@ -261,12 +263,13 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64
     return Status::Ok();
   }));
   // 2. Dry run on a copy of the state: nothing is written unless every entry passes.
-  pj::LedgerState dry = ledger->state();
+  pj::LedgerState dry = ledger->Draft();
   for (const StoredEntry& s : entries) {
     Status future = pj::CheckNotInFuture(s.entry.recorded_at_ms, now_ms);
     if (!future.ok()) return future.WithPrefix("entry " + std::to_string(s.entry.seq));
     LEDGER_RETURN_IF_ERROR(CheckNextEntry(dry, s, /*signature_checked=*/true));
     pj::Apply(&dry, pj::EntryContext{&s.entry, s.leaf_hash});
+    LEDGER_RETURN_IF_ERROR(dry.ReadStatus());
     dry.dirty.clear();
   }
   // 3. Commit in groups; each group is one synced WriteBatch that re-checks its entries.

@@ -58,12 +58,20 @@ struct StoredEntry {
 struct AppendRequest {
   events::Body body;
   std::string idempotency_key;
+  // What the writer decides for the caller (projections::Resolve), on the state it holds.
+  projections::Defaults defaults = {};
 };
 
 struct AppendResult {
   uint64_t seq = 0;
   bool replayed = false;  // an idempotent retry: the entry was already there, nothing written
+  std::string note;       // what the writer decided for the request (projections::Resolve)
 };
+
+// A writer keeps at most this many projection rows read for earlier batches in memory; past
+// it they are dropped after a commit (and read again when needed), so a long import holds the
+// rows of one group, not of the whole history.
+inline constexpr size_t kCachedRowsMax = 200'000;
 
 // Thread safety: a Ledger is used from one thread at a time.
 class Ledger {
@@ -82,7 +90,8 @@ class Ledger {
   // FinishImport, so a crash part-way leaves a ledger that only the same import may resume.
   static Result<std::unique_ptr<Ledger>> CreateForImport(const std::string& path,
                                                          const StorageHooks* hooks = nullptr);
-  // Opens an existing ledger, loads its projections and checks the head entry against them.
+  // Opens an existing ledger, loads its head, keys and policies and checks the head entry
+  // against them (other rows are read when asked for).
   // kIOError: no ledger at `path`, or an unfinished import (unless options.resume_import);
   // kBusy: another writer holds it; kCorruption: unknown format or a head that does not match.
   static Result<std::unique_ptr<Ledger>> Open(const std::string& path, const OpenOptions& options);
@@ -92,7 +101,17 @@ class Ledger {
     return Open(path, options);
   }
 
-  const projections::LedgerState& state() const { return state_; }
+  // Point lookups of the projection rows as of the head (each row read when first asked for;
+  // keys, policies and the head are held whole). Check view().ReadStatus() before acting on a
+  // lookup that found nothing.
+  const projections::StateView& view() const { return state_; }
+  const projections::LedgerInfo& head() const { return state_.info; }
+  // A state to try entries on without writing them: lookups read through to the store,
+  // changes stay in the copy.
+  projections::LedgerState Draft() const { return state_; }
+  // The current rows whose keys start with any of `prefixes`, whole, in memory: for readers
+  // that need every row of a kind (reports, totals by unit). kIOError/kCorruption on failure.
+  virtual Result<projections::LedgerState> Rows(const std::vector<std::string>& prefixes) const = 0;
   // True while the ledger is an import that has not finished (see CreateForImport).
   bool import_unfinished() const { return import_unfinished_; }
   // Clears the unfinished-import mark (synced), once every entry of the import is appended.
@@ -106,7 +125,9 @@ class Ledger {
   // projections::Validate against the state left by the ones before it, and is signed only if
   // the reader would accept its bytes (events::EncodeEntryForSigning; kInvalidArgument naming
   // the limit otherwise). On error nothing is written, the state is as before, and the
-  // status names the failing request ("request 3: …"). An idempotent retry (same key, same
+  // status names the failing request ("request 3: …"). Each request's `defaults` are resolved
+  // (projections::Resolve) against the state left by the ones before it. An idempotent retry
+  // (same key, same
   // signer and body) returns the first seq; the same key with other content is
   // kRejected("idempotency.conflict").
   virtual Result<std::vector<AppendResult>> Append(const events::PrivateKey& signer,

@@ -71,12 +71,22 @@ class DbTree : public MerkleNodeSource {
   const RocksLedger* ledger_;
 };
 
+// Projection rows read one at a time from the projections family.
+class DbRows : public pj::RowSource {
+ public:
+  explicit DbRows(const RocksLedger* ledger) : ledger_(ledger) {}
+  Result<std::optional<std::string>> ReadRow(const std::string& row_key) const override;
+
+ private:
+  const RocksLedger* ledger_;
+};
+
 class RocksLedger : public Ledger {
  public:
   RocksLedger(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles, OpenMode mode,
               std::string secondary_dir)
       : db_(std::move(db)), handles_(std::move(handles)), mode_(mode), secondary_dir_(std::move(secondary_dir)),
-        tree_(this) {}
+        tree_(this), rows_(this) {}
 
   ~RocksLedger() override {
     for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
@@ -135,6 +145,14 @@ class RocksLedger : public Ledger {
   }
   Result<uint64_t> Rebuild() override;
   Result<pj::LedgerState> StateAsOf(uint64_t seq, const std::vector<std::string>& prefixes) const override;
+  Result<pj::LedgerState> Rows(const std::vector<std::string>& prefixes) const override;
+  Result<std::optional<std::string>> GetRow(const std::string& row_key) const {
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kProjections], row_key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading projection row " + row_key));
+    return std::optional<std::string>(std::move(value));
+  }
   Result<std::optional<std::string>> HistoryVersion(const std::string& row_key, uint64_t seq) const override {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kHistory], internal::HistoryKey(row_key, seq), &value);
@@ -201,6 +219,7 @@ class RocksLedger : public Ledger {
   OpenMode mode_;
   std::string secondary_dir_;
   DbTree tree_;
+  DbRows rows_;
   // Rows changed by the entries staged in the batch not yet written (Commit writes them,
   // Rollback reloads them).
   std::set<std::string> batch_dirty_;
@@ -220,15 +239,31 @@ Result<Hash> DbTree::Node(uint32_t level, uint64_t index) const {
   return ledger_->GetNode(level, index);
 }
 
+Result<std::optional<std::string>> DbRows::ReadRow(const std::string& row_key) const {
+  return ledger_->GetRow(row_key);
+}
+
 Status RocksLedger::LoadState() {
-  state_ = pj::LedgerState{};
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kProjections]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    LEDGER_RETURN_IF_ERROR(pj::LoadRow(&state_, it->key().ToString(), it->value().ToString()));
-  }
-  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading projections"));
-  state_.dirty.clear();
+  // The head, keys and policies, whole; every other row is read when first asked for.
+  std::vector<std::string> resident(std::begin(pj::kResidentRowPrefixes),
+                                    std::end(pj::kResidentRowPrefixes));
+  resident.push_back("head");
+  LEDGER_ASSIGN_OR_RETURN(state_, Rows(resident));
+  state_.source = &rows_;
   return Status::Ok();
+}
+
+Result<pj::LedgerState> RocksLedger::Rows(const std::vector<std::string>& prefixes) const {
+  pj::LedgerState out;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kProjections]));
+  for (const std::string& prefix : prefixes) {
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+      LEDGER_RETURN_IF_ERROR(pj::LoadRow(&out, it->key().ToString(), it->value().ToString()));
+    }
+    LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading projections"));
+  }
+  return out;
 }
 
 Status RocksLedger::Initialize(const StoredEntry& first) {
@@ -295,6 +330,8 @@ Status RocksLedger::Stage(const StoredEntry& sealed, rocksdb::WriteBatch* batch)
   LEDGER_CHECK(state_.dirty.empty());
   pj::Apply(&state_, pj::EntryContext{&e, sealed.leaf_hash});
   LEDGER_CHECK(state_.info.head_seq == before + 1) << before;
+  // The fold read rows it could not get: what it computed is not the state.
+  LEDGER_RETURN_IF_ERROR(state_.ReadStatus().WithPrefix("entry " + std::to_string(e.seq)));
   // Each row this entry changed gets a version at this seq, so as-of reads see every step.
   for (const std::string& key : state_.dirty) {
     std::optional<std::string> row = pj::EncodeRow(state_, key);
@@ -323,8 +360,10 @@ Status RocksLedger::Commit(rocksdb::WriteBatch* batch) {
     Rollback();
     return s;
   }
+  for (const std::string& key : batch_dirty_) state_.ForgetAbsent(key);
   batch_dirty_.clear();
   tree_.pending.clear();
+  if (state_.CachedRows() > kCachedRowsMax) state_.ForgetCached();
   return Status::Ok();
 }
 
@@ -342,6 +381,7 @@ void RocksLedger::Rollback() {
     }
   }
   state_.dirty.clear();
+  state_.ResetReadStatus();
   batch_dirty_.clear();
   tree_.pending.clear();
 }
@@ -371,14 +411,23 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
     e.body = requests[i].body;
     std::string where = requests.size() > 1 ? "request " + std::to_string(i + 1) : "";
     auto prefixed = [&where](const Status& s) { return where.empty() ? s : s.WithPrefix(where); };
+    // The writer decides what the caller left to it, on the state it holds.
+    auto note = pj::Resolve(state_, e, requests[i].defaults, &e.body);
+    if (note.ok() && !state_.ReadStatus().ok()) note = state_.ReadStatus();
+    if (!note.ok()) {
+      Rollback();
+      return prefixed(note.status());
+    }
     if (!e.idempotency_key.empty()) {
-      auto it = state_.idempotency.find("idem/" + e.idempotency_key);
-      if (it != state_.idempotency.end() && it->second.content == pj::ContentDigest(e)) {
-        results.push_back(AppendResult{it->second.seq, true});
+      const pj::IdempotencyRecord* used = state_.FindIdempotency(e.idempotency_key);
+      if (used != nullptr && used->content == pj::ContentDigest(e)) {
+        results.push_back(AppendResult{used->seq, true, ""});
         continue;
       }
     }
     Status valid = pj::Validate(state_, e);
+    // A row that could not be read makes any decision on it unsound.
+    if (valid.ok()) valid = state_.ReadStatus();
     if (!valid.ok()) {
       Rollback();
       return prefixed(valid);
@@ -402,7 +451,7 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
       Rollback();
       return prefixed(staged);
     }
-    results.push_back(AppendResult{sealed.entry.seq, false});
+    results.push_back(AppendResult{sealed.entry.seq, false, std::move(*note)});
   }
   if (batch.Count() == 0) return results;  // every request was an idempotent retry
   LEDGER_RETURN_IF_ERROR(Commit(&batch));
@@ -419,6 +468,7 @@ Status RocksLedger::AppendSigned(std::span<const StoredEntry> entries, int64_t n
     Status s = pj::CheckNotInFuture(sealed.entry.recorded_at_ms, now_ms);
     if (!s.ok()) s = s.WithPrefix("entry " + std::to_string(sealed.entry.seq));
     if (s.ok()) s = CheckNextEntry(state_, sealed, signatures_verified);
+    if (s.ok()) s = state_.ReadStatus();
     if (s.ok()) s = Stage(sealed, &batch);
     if (!s.ok()) {
       Rollback();
@@ -714,7 +764,7 @@ Result<uint64_t> RocksLedger::Rebuild() {
   rocksdb::WriteOptions options;
   options.sync = true;
   LEDGER_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch), "writing rebuilt projections"));
-  state_ = std::move(rebuilt);
+  LEDGER_RETURN_IF_ERROR(LoadState());
   return differing;
 }
 

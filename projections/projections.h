@@ -103,9 +103,56 @@ struct LedgerInfo {
   int64_t head_recorded_at_ms = 0;
 };
 
-// The whole projected state. Maps are keyed by the row key under which each row is persisted
-// (see RowKey* below), so a row's key is its identity everywhere: store, audit diff, queries.
-struct LedgerState {
+// Where the rows of a state come from when they are not in memory: the store's point reads.
+class RowSource {
+ public:
+  virtual ~RowSource();
+  // The stored row `row_key`; nullopt if there is none. kIOError or kCorruption if it cannot
+  // be read.
+  virtual Result<std::optional<std::string>> ReadRow(const std::string& row_key) const = 0;
+};
+
+// The lookups the rules, the fold's readers and the queries make: one row each, by its
+// identity. Implemented by LedgerState, whole in memory or backed by a RowSource; a ledger
+// exposes only this (ledger::Ledger::view), so no command can walk rows it did not ask for.
+class StateView {
+ public:
+  virtual ~StateView();
+  virtual const LedgerInfo& Info() const = 0;
+  virtual const KeyInfo* FindKey(const KeyId& key_id) const = 0;
+  // Every registered key, in row-key order. Keys are few (the programme's staff) and always
+  // held in memory.
+  virtual std::vector<const KeyInfo*> AllKeys() const = 0;
+  // Every published policy version, by seq. Always held in memory.
+  virtual std::vector<const PolicyVersion*> AllPolicies() const = 0;
+  // The policy version in force at `at_ms`: the latest effective_from <= at_ms, ties to the
+  // later seq. nullptr if none.
+  virtual const PolicyVersion* PolicyAt(int64_t at_ms) const = 0;
+  virtual const Recipient* FindRecipient(const std::string& uscc) const = 0;
+  virtual const Application* FindApplication(const std::string& id) const = 0;
+  virtual const MeasureYear* FindMeasureYear(const std::string& measure, uint16_t year) const = 0;
+  virtual const RecipientTrackYear* FindRecipientYear(const std::string& uscc,
+                                                      const std::string& measure,
+                                                      const std::string& track,
+                                                      uint16_t year) const = 0;
+  // Committed fen of project row `row_key` (RowKeyProject); nullptr if none.
+  virtual const int64_t* FindProject(const std::string& row_key) const = 0;
+  // The application whose award `digest` backs; nullptr if none.
+  virtual const std::string* FindEvidence(const Hash& digest) const = 0;
+  virtual const IdempotencyRecord* FindIdempotency(const std::string& idempotency_key) const = 0;
+  // The first read of a backed view that failed (kIOError, kCorruption), else Ok. A lookup
+  // whose read failed answers nullptr; whoever decides on lookups checks this before acting
+  // (the writer refuses the batch, a query reports the error).
+  virtual Status ReadStatus() const = 0;
+};
+
+// The projected state. Maps are keyed by the row key under which each row is persisted
+// (RowKey* below), so a row's key is its identity everywhere: store, audit diff, queries.
+// Without a source the maps hold every row (audit, rebuild, as-of reads, tests). With one they
+// are a cache over it: the rows read so far and those changed since the last commit; keys,
+// policies and the head are always whole (the ledger loads them at open). Only lookups (the
+// StateView) and the fold may be used on a backed state; walking its maps sees the cache only.
+struct LedgerState : StateView {
   LedgerInfo info;
   std::map<std::string, KeyInfo> keys;                  // "key/<keyid hex>"
   std::map<std::string, PolicyVersion> policies;        // "policy/<seq, 20 digits>"
@@ -120,13 +167,48 @@ struct LedgerState {
   std::map<std::string, IdempotencyRecord> idempotency; // "idem/<key>"
   // Row keys changed by Apply since the caller last cleared this set (not part of the state).
   std::set<std::string> dirty;
+  // Not owned; nullptr: the maps are the whole state.
+  const RowSource* source = nullptr;
 
-  const KeyInfo* FindKey(const KeyId& key_id) const;
-  const Application* FindApplication(const std::string& id) const;
-  const Recipient* FindRecipient(const std::string& uscc) const;
-  // The policy version in force at `at_ms`: the latest effective_from <= at_ms, ties to the
-  // later seq. nullptr if none.
-  const PolicyVersion* PolicyAt(int64_t at_ms) const;
+  LedgerState() = default;
+  LedgerState(const LedgerState&) = default;
+  LedgerState(LedgerState&&) = default;
+  LedgerState& operator=(const LedgerState&) = default;
+  LedgerState& operator=(LedgerState&&) = default;
+
+  const LedgerInfo& Info() const override { return info; }
+  const KeyInfo* FindKey(const KeyId& key_id) const override;
+  std::vector<const KeyInfo*> AllKeys() const override;
+  std::vector<const PolicyVersion*> AllPolicies() const override;
+  const PolicyVersion* PolicyAt(int64_t at_ms) const override;
+  const Recipient* FindRecipient(const std::string& uscc) const override;
+  const Application* FindApplication(const std::string& id) const override;
+  const MeasureYear* FindMeasureYear(const std::string& measure, uint16_t year) const override;
+  const RecipientTrackYear* FindRecipientYear(const std::string& uscc, const std::string& measure,
+                                              const std::string& track,
+                                              uint16_t year) const override;
+  const int64_t* FindProject(const std::string& row_key) const override;
+  const std::string* FindEvidence(const Hash& digest) const override;
+  const IdempotencyRecord* FindIdempotency(const std::string& idempotency_key) const override;
+  Status ReadStatus() const override { return read_status_; }
+
+  // Brings row `row_key` into the maps from the source if it is stored and not yet there (a
+  // cache fill: the state it stands for does not change, hence const). No-op without a source.
+  void Fault(const std::string& row_key) const;
+  // Forgets every cached row but the always-whole ones (keys, policies, head) and what is known
+  // to be absent, so a long import's cache does not grow with history. REQUIRES: dirty empty.
+  void ForgetCached();
+  // Clears ReadStatus (the batch that met the failed read was given up).
+  void ResetReadStatus() { read_status_ = Status::Ok(); }
+  // Forgets that `row_key` was read as absent (it has been written, or put back).
+  void ForgetAbsent(const std::string& row_key) { absent_.erase(row_key); }
+  // Rows held in memory that ForgetCached would drop.
+  size_t CachedRows() const;
+
+ private:
+  // Rows the source was asked for and does not hold.
+  mutable std::set<std::string> absent_;
+  mutable Status read_status_;
 };
 
 std::string RowKeyKey(const KeyId& key_id);
@@ -135,6 +217,14 @@ std::string RowKeyRecipient(const std::string& uscc);
 std::string RowKeyMeasureYear(const std::string& measure, uint16_t year);
 std::string RowKeyRecipientYear(const std::string& uscc, const std::string& measure,
                                 const std::string& track, uint16_t year);
+// The project an application counts against: its project_id attribute, else the application.
+std::string RowKeyProject(const events::ApplicationSubmitted& application);
+std::string RowKeyEvidence(const Hash& digest);
+std::string RowKeyIdempotency(const std::string& idempotency_key);
+std::string RowKeyUnit(const std::string& unit);
+std::string RowKeyDistrict(const std::string& district);
+// Row keys of the rows always held whole in a backed state: "head" and these prefixes.
+inline constexpr const char* kResidentRowPrefixes[] = {"key/", "policy/"};
 
 // What an idempotent retry must repeat: SHA-256(signer || canonical body bytes digest).
 Hash ContentDigest(const events::Entry& entry);
@@ -158,7 +248,7 @@ struct EntryContext {
 // registered and not revoked, role and unit, separation of duties, state machine, every cap,
 // pool and term. Chain links and signatures are the ledger's (checked on raw bytes).
 // Returns kRejected with a rule code (DESIGN.md §10) or kInvalidArgument for malformed values.
-Status Validate(const LedgerState& state, const events::Entry& entry);
+Status Validate(const StateView& state, const events::Entry& entry);
 
 // How far a write's recordedAt may run ahead of the writer's clock. recordedAt never
 // decreases, so an entry dated far ahead would refuse every later write made at the real time
@@ -184,12 +274,31 @@ struct AwardLimit {
   std::string explanation;    // one line naming the limit, what is used and what remains
   int64_t city_fen = 0, district_fen = 0;  // split of max_fen
 };
-Result<AwardLimit> MaxAward(const LedgerState& state, const std::string& application_id,
+Result<AwardLimit> MaxAward(const StateView& state, const std::string& application_id,
                             int64_t at_ms);
 
 // The city/district split of `amount_fen` under `measure`'s co-funding.
 void SplitAward(const events::Measure& measure, int64_t amount_fen, int64_t* city_fen,
                 int64_t* district_fen);
+
+// What a write may leave to the writer, decided on the state it holds when it appends (one
+// decision, under the writer's lock), not by the caller on a state that may have moved.
+struct Defaults {
+  bool award_max = false;      // AwardGranted: the largest amount MaxAward allows
+  bool award_split = false;    // AwardGranted: the measure's city/district split of the amount
+  bool apply_track = false;    // ApplicationSubmitted: the measure's only track; the track's basis kind
+  bool revoke_unpaid = false;  // AwardRevoked: all of the award not yet paid
+  bool Any() const { return award_max || award_split || apply_track || revoke_unpaid; }
+};
+
+// Fills in `body` (the body of `draft`, an entry about to be appended: signer, seq,
+// recordedAt set) what `defaults` leaves to the writer, against `state`. The signer's right to
+// sign the body's kind is checked first, with Validate's rule codes (key.unknown, key.revoked,
+// role). Returns a one-line note of what was decided (the binding rule of a maximum), empty if
+// nothing worth saying. Refusals as Validate's: kRejected naming the rule, kInvalidArgument.
+// `simulate`, `quote` and the writer all decide through this and MaxAward.
+Result<std::string> Resolve(const StateView& state, const events::Entry& draft,
+                            const Defaults& defaults, events::Body* body);
 
 // Structural checks of a policy document: ids unique and well formed, rates <= 100%, caps
 // positive, every track capped (or bounded by its basis), term dates valid, units known.
@@ -198,13 +307,14 @@ Status CheckPolicy(const events::Policy& policy);
 
 // ---- Rows: the persisted form of the state ----
 
-// Encodes the row `row_key` of `state` (deterministic bytes); nullopt if the row is absent.
+// Encodes the row `row_key` of `state` (deterministic bytes), read through to a backed
+// state's source; nullopt if the row is absent.
 std::optional<std::string> EncodeRow(const LedgerState& state, const std::string& row_key);
 // Loads one persisted row into `state`. kCorruption if the key or bytes do not parse.
 Status LoadRow(LedgerState* state, const std::string& row_key, const std::string& value);
 // Removes row `row_key` from `state` (undoing an Apply whose batch was not written).
 void EraseRow(LedgerState* state, const std::string& row_key);
-// Every row key of `state`, sorted.
+// Every row key of `state`, sorted (of a backed state: those in memory).
 std::vector<std::string> AllRowKeys(const LedgerState& state);
 // Root over all rows (RFC 9162 tree over SHA-256(0x00 || len key || key || value), rows sorted
 // by key): equal states give equal hashes, and a row can later be proven (DESIGN.md §8).

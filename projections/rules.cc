@@ -2,6 +2,7 @@
 // rules of the policy in force. Every refusal names a stable rule code (DESIGN.md §10).
 #include <algorithm>
 #include <set>
+#include <type_traits>
 
 #include "events/codec.h"
 #include "events/crypto.h"
@@ -29,7 +30,7 @@ struct PolicyView {
   const ev::Track* track = nullptr;
 };
 
-Result<PolicyView> ResolvePolicy(const LedgerState& state, int64_t at_ms, const std::string& measure_id,
+Result<PolicyView> ResolvePolicy(const StateView& state, int64_t at_ms, const std::string& measure_id,
                                  const std::string* track_id) {
   PolicyView view;
   view.version = state.PolicyAt(at_ms);
@@ -96,17 +97,53 @@ std::string Where(const ev::Measure& m, const ev::Track& t) {
   return "measure " + m.id + " track " + t.id;
 }
 
+// Who may sign each kind of entry (DESIGN.md §3), and how a refusal names the act.
+struct RoleNeed {
+  std::vector<ev::Role> roles;  // an admin need is met by the authority too
+  const char* what = "";
+};
+
+RoleNeed RoleFor(const ev::Body& body) {
+  using R = ev::Role;
+  return std::visit(
+      [](const auto& b) -> RoleNeed {
+        using T = std::decay_t<decltype(b)>;
+        if constexpr (std::is_same_v<T, ev::LedgerCreated>) return {{R::kAuthority}, "creating the ledger"};
+        if constexpr (std::is_same_v<T, ev::KeyRegistered>) return {{R::kAdmin}, "registering a key"};
+        if constexpr (std::is_same_v<T, ev::KeyRevoked>) return {{R::kAdmin}, "revoking a key"};
+        if constexpr (std::is_same_v<T, ev::PolicyPublished>) return {{R::kAdmin}, "publishing a policy"};
+        if constexpr (std::is_same_v<T, ev::RecipientRegistered>) {
+          return {{R::kClerk}, "registering a recipient"};
+        }
+        if constexpr (std::is_same_v<T, ev::BudgetAllocated>) {
+          return {{R::kAdmin, R::kTreasurer}, "allocating a budget"};
+        }
+        if constexpr (std::is_same_v<T, ev::ApplicationSubmitted>) {
+          return {{R::kClerk}, "submitting an application"};
+        }
+        if constexpr (std::is_same_v<T, ev::ApplicationApproved>) return {{R::kReviewer}, "approve"};
+        if constexpr (std::is_same_v<T, ev::ApplicationRejected>) return {{R::kReviewer}, "reject"};
+        if constexpr (std::is_same_v<T, ev::AwardGranted>) return {{R::kReviewer}, "granting an award"};
+        if constexpr (std::is_same_v<T, ev::AwardRevoked>) return {{R::kReviewer}, "revoking an award"};
+        if constexpr (std::is_same_v<T, ev::PayoutDisbursed> || std::is_same_v<T, ev::PayoutReversed>) {
+          return {{R::kTreasurer}, "a payout"};
+        }
+        if constexpr (std::is_same_v<T, ev::AuditAttested>) return {{R::kAuditor}, "an audit attestation"};
+        return {{}, "an unknown kind of entry"};
+      },
+      body);
+}
+
 class Validator {
  public:
-  Validator(const LedgerState& state, const ev::Entry& entry) : state_(state), entry_(entry) {}
+  Validator(const StateView& state, const ev::Entry& entry) : state_(state), entry_(entry) {}
 
   Status Run() {
     LEDGER_RETURN_IF_ERROR(ev::CheckEntryText(entry_));
     if (!entry_.idempotency_key.empty()) {
-      auto it = state_.idempotency.find("idem/" + entry_.idempotency_key);
-      if (it != state_.idempotency.end()) {
+      if (const IdempotencyRecord* used = state_.FindIdempotency(entry_.idempotency_key)) {
         return Reject("idempotency.conflict", "idempotency key '" + entry_.idempotency_key +
-                                                  "' was used by entry " + std::to_string(it->second.seq) +
+                                                  "' was used by entry " + std::to_string(used->seq) +
                                                   " with other content");
       }
     }
@@ -114,6 +151,13 @@ class Validator {
     if (std::holds_alternative<ev::LedgerCreated>(entry_.body)) {
       return Reject("state.transition", "LedgerCreated may only be entry 1");
     }
+    LEDGER_RETURN_IF_ERROR(Signer());
+    return std::visit([this](const auto& b) { return On(b); }, entry_.body);
+  }
+
+  // The signer is registered, not revoked, and holds a role that may sign the body's kind.
+  // REQUIRES: entry seq > 1.
+  Status Signer() {
     signer_ = state_.FindKey(entry_.signer);
     if (signer_ == nullptr) {
       return Reject("key.unknown", "signer " + ev::Hex(entry_.signer).substr(0, 16) + "… is not a registered key");
@@ -122,7 +166,8 @@ class Validator {
       return Reject("key.revoked", "signer key of " + signer_->holder + " (" + signer_->unit +
                                        ") was revoked at entry " + std::to_string(signer_->revoked_seq));
     }
-    return std::visit([this](const auto& b) { return On(b); }, entry_.body);
+    RoleNeed need = RoleFor(entry_.body);
+    return NeedRole(need.roles, need.what);
   }
 
  private:
@@ -141,7 +186,7 @@ class Validator {
     return Status::Ok();
   }
 
-  Status NeedRole(std::initializer_list<ev::Role> roles, const char* what) {
+  Status NeedRole(const std::vector<ev::Role>& roles, const char* what) {
     for (ev::Role r : roles) {
       if (signer_->role == r || (r == ev::Role::kAdmin && IsAdmin(signer_->role))) return Status::Ok();
     }
@@ -160,7 +205,6 @@ class Validator {
   Status On(const ev::LedgerCreated&) { return Status::Ok(); }  // unreachable: seq > 1 refused above
 
   Status On(const ev::KeyRegistered& e) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kAdmin}, "registering a key"));
     if (e.role == ev::Role::kAuthority) return Reject("role", "the authority role is given only at init");
     if (e.unit.empty() || NormalizeHolder(e.holder).empty()) {
       return Status::InvalidArgument("key needs a unit and a holder");
@@ -172,7 +216,6 @@ class Validator {
   }
 
   Status On(const ev::KeyRevoked& e) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kAdmin}, "revoking a key"));
     const KeyInfo* key = state_.FindKey(e.key_id);
     if (key == nullptr) return Reject("key.unknown", "key " + ev::Hex(e.key_id) + " is not registered");
     if (key->revoked_seq != 0) return Reject("key.revoked", "key of " + key->holder + " is already revoked");
@@ -190,29 +233,30 @@ class Validator {
 
   // Whether an unrevoked admin or authority key other than row `row_key` exists.
   bool AdminRemainsWithout(const std::string& row_key) const {
-    for (const auto& [row, info] : state_.keys) {
-      if (row != row_key && info.revoked_seq == 0 && IsAdmin(info.role)) return true;
+    for (const KeyInfo* info : state_.AllKeys()) {
+      if (RowKeyKey(ev::KeyIdOf(info->public_key)) != row_key && info->revoked_seq == 0 &&
+          IsAdmin(info->role)) {
+        return true;
+      }
     }
     return false;
   }
 
   Status On(const ev::PolicyPublished& e) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kAdmin}, "publishing a policy"));
     LEDGER_RETURN_IF_ERROR(CheckPolicy(e.policy));
     if (!ev::ParseIsoDate(e.effective_from)) {
       return Status::InvalidArgument("effective date '" + e.effective_from + "' is not an ISO date");
     }
-    for (const auto& [key, version] : state_.policies) {
-      if (version.policy.id == e.policy.id && version.policy.version == e.policy.version) {
+    for (const PolicyVersion* version : state_.AllPolicies()) {
+      if (version->policy.id == e.policy.id && version->policy.version == e.policy.version) {
         return Reject("policy.duplicate", "policy " + e.policy.id + " version " + e.policy.version +
-                                              " was already published at entry " + std::to_string(version.seq));
+                                              " was already published at entry " + std::to_string(version->seq));
       }
     }
     return Status::Ok();
   }
 
   Status On(const ev::RecipientRegistered& e) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kClerk}, "registering a recipient"));
     LEDGER_RETURN_IF_ERROR(ev::CheckUscc(e.recipient_id));
     if (e.name.empty()) return Status::InvalidArgument("recipient name is empty");
     if (!ev::IsShenzhenDistrict(e.district)) {
@@ -229,7 +273,6 @@ class Validator {
   }
 
   Status On(const ev::BudgetAllocated& e) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kAdmin, ev::Role::kTreasurer}, "allocating a budget"));
     if (e.amount_fen <= 0 || e.amount_fen > ev::kAmountFenMax) {
       return Status::InvalidArgument("allocation must be a positive amount");
     }
@@ -243,8 +286,8 @@ class Validator {
       return Reject("pool.source", "measure " + e.measure + " is funded by the city; source '" + e.source +
                                        "' cannot allocate to it");
     }
-    auto it = state_.measure_years.find(RowKeyMeasureYear(e.measure, e.fiscal_year));
-    int64_t already = it == state_.measure_years.end() ? 0 : it->second.AllocatedFen();
+    const MeasureYear* my = state_.FindMeasureYear(e.measure, e.fiscal_year);
+    int64_t already = my == nullptr ? 0 : my->AllocatedFen();
     int64_t after = 0;
     if (!ev::CheckedAdd(already, e.amount_fen, &after)) return Status::InvalidArgument("allocation overflows");
     if (view.measure->annual_budget_cap_stated && after > view.measure->annual_budget_cap_fen) {
@@ -257,7 +300,6 @@ class Validator {
   }
 
   Status On(const ev::ApplicationSubmitted& e) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kClerk}, "submitting an application"));
     if (e.application_id.empty()) return Status::InvalidArgument("application id is empty");
     if (state_.FindApplication(e.application_id) != nullptr) {
       return Reject("application.duplicate", "application " + e.application_id + " already exists");
@@ -278,10 +320,9 @@ class Validator {
     LEDGER_RETURN_IF_ERROR(CheckBasis(e, *view.measure, *view.track));
     LEDGER_RETURN_IF_ERROR(CheckEligibility(e, recipient->info, *view.measure, *view.track));
     for (const Hash& digest : e.evidence) {
-      auto it = state_.evidence.find("evidence/" + ev::Hex(digest));
-      if (it != state_.evidence.end()) {
+      if (const std::string* holder = state_.FindEvidence(digest)) {
         return Reject("evidence.double_claim", "evidence " + ev::Hex(digest).substr(0, 16) +
-                                                   "… already backs the award of application " + it->second);
+                                                   "… already backs the award of application " + *holder);
       }
     }
     return Status::Ok();
@@ -373,7 +414,6 @@ class Validator {
   }
 
   Status Decision(const std::string& id, const char* what) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kReviewer}, what));
     LEDGER_ASSIGN_OR_RETURN(const Application* app, NeedApplication(id));
     LEDGER_ASSIGN_OR_RETURN(PolicyView view, ResolvePolicy(state_, entry_.recorded_at_ms, app->submitted.measure, nullptr));
     LEDGER_RETURN_IF_ERROR(NeedUnit(*view.measure, what));
@@ -389,7 +429,6 @@ class Validator {
   }
 
   Status On(const ev::AwardGranted& e) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kReviewer}, "granting an award"));
     LEDGER_ASSIGN_OR_RETURN(const Application* app, NeedApplication(e.application_id));
     LEDGER_ASSIGN_OR_RETURN(PolicyView view, ResolvePolicy(state_, entry_.recorded_at_ms, app->submitted.measure,
                                                            &app->submitted.track));
@@ -416,7 +455,6 @@ class Validator {
   }
 
   Status On(const ev::AwardRevoked& e) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kReviewer}, "revoking an award"));
     LEDGER_ASSIGN_OR_RETURN(const Application* app, NeedApplication(e.application_id));
     LEDGER_ASSIGN_OR_RETURN(PolicyView view, ResolvePolicy(state_, entry_.recorded_at_ms, app->submitted.measure, nullptr));
     LEDGER_RETURN_IF_ERROR(NeedUnit(*view.measure, "revoking"));
@@ -431,7 +469,6 @@ class Validator {
   }
 
   Status Payment(const std::string& id, int64_t amount, const Application** out) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kTreasurer}, "a payout"));
     LEDGER_ASSIGN_OR_RETURN(const Application* app, NeedApplication(id));
     LEDGER_RETURN_IF_ERROR(NeedState(*app, AppState::kAwarded, "pay or reverse"));
     LEDGER_RETURN_IF_ERROR(NotSame(app->awarder, app->awarder_holder, "sod.award_pay",
@@ -465,7 +502,6 @@ class Validator {
   }
 
   Status On(const ev::AuditAttested& e) {
-    LEDGER_RETURN_IF_ERROR(NeedRole({ev::Role::kAuditor}, "an audit attestation"));
     if (e.tree_size == 0 || e.tree_size >= entry_.seq) {
       return Reject("audit.size", "an attestation covers entries before it: tree size " + std::to_string(e.tree_size) +
                                       " at entry " + std::to_string(entry_.seq));
@@ -473,7 +509,7 @@ class Validator {
     return Status::Ok();
   }
 
-  const LedgerState& state_;
+  const StateView& state_;
   const ev::Entry& entry_;
   const KeyInfo* signer_ = nullptr;
 };
@@ -485,12 +521,13 @@ struct Bound {
   int64_t Remaining() const { return std::max<int64_t>(0, SaturatingSub(limit, used)); }
 };
 
-int64_t NetCommitted(const LedgerState& s, const std::string& key) {
-  auto it = s.recipient_years.find(key);
-  return it == s.recipient_years.end() ? 0 : it->second.totals.CommittedFen();
+int64_t NetCommitted(const StateView& s, const ev::ApplicationSubmitted& a,
+                     const std::string& track, uint16_t year) {
+  const RecipientTrackYear* row = s.FindRecipientYear(a.recipient_id, a.measure, track, year);
+  return row == nullptr ? 0 : row->totals.CommittedFen();
 }
 
-void CapBounds(const LedgerState& s, const ev::ApplicationSubmitted& a, const ev::Measure& m,
+void CapBounds(const StateView& s, const ev::ApplicationSubmitted& a, const ev::Measure& m,
                const ev::Track& t, const ev::Policy& policy, std::vector<Bound>* out) {
   const std::string year = std::to_string(a.fiscal_year);
   for (const ev::Cap& cap : t.caps) {
@@ -500,7 +537,7 @@ void CapBounds(const LedgerState& s, const ev::ApplicationSubmitted& a, const ev
         break;
       case ev::CapScope::kPerRecipientYear:
         out->push_back({"cap.per_recipient_year", "per-recipient cap " + Yuan(cap.amount_fen) + " for " + year,
-                        cap.amount_fen, NetCommitted(s, RowKeyRecipientYear(a.recipient_id, m.id, t.id, a.fiscal_year))});
+                        cap.amount_fen, NetCommitted(s, a, t.id, a.fiscal_year)});
         break;
       case ev::CapScope::kPerRecipientTerm: {
         int64_t used = 0;
@@ -510,9 +547,7 @@ void CapBounds(const LedgerState& s, const ev::ApplicationSubmitted& a, const ev
           int first = std::stoi(ev::FormatIsoDate(*start).substr(0, 4));
           int last = std::stoi(ev::FormatIsoDate(*end).substr(0, 4));
           for (int y = first; y <= last; ++y) {
-            std::string row =
-                RowKeyRecipientYear(a.recipient_id, m.id, t.id, static_cast<uint16_t>(y));
-            used = SaturatingAdd(used, NetCommitted(s, row));
+            used = SaturatingAdd(used, NetCommitted(s, a, t.id, static_cast<uint16_t>(y)));
           }
         }
         out->push_back({"cap.per_term", "per-recipient cap " + Yuan(cap.amount_fen) + " over the policy term",
@@ -521,19 +556,16 @@ void CapBounds(const LedgerState& s, const ev::ApplicationSubmitted& a, const ev
       }
       case ev::CapScope::kPerProject: {
         const std::string* project = a.FindAttribute("project_id");
-        std::string key = "proj/" + m.id + "/" + t.id + "/" +
-                          (project != nullptr ? *project : "application:" + a.application_id);
-        auto it = s.projects.find(key);
+        const int64_t* committed = s.FindProject(RowKeyProject(a));
         out->push_back({"cap.per_project", "per-project cap " + Yuan(cap.amount_fen) + " for project " +
                                                (project != nullptr ? *project : a.application_id),
-                        cap.amount_fen, it == s.projects.end() ? 0 : it->second});
+                        cap.amount_fen, committed == nullptr ? 0 : *committed});
         break;
       }
       case ev::CapScope::kPerRecipientMeasureYear: {
         int64_t used = 0;
         for (const ev::Track& other : m.tracks) {
-          std::string row = RowKeyRecipientYear(a.recipient_id, m.id, other.id, a.fiscal_year);
-          used = SaturatingAdd(used, NetCommitted(s, row));
+          used = SaturatingAdd(used, NetCommitted(s, a, other.id, a.fiscal_year));
         }
         out->push_back({"cap.per_recipient_measure_year",
                         "per-recipient cap " + Yuan(cap.amount_fen) + " across measure " + m.id + " for " + year,
@@ -569,7 +601,7 @@ Hash ContentDigest(const ev::Entry& entry) {
   return ev::Sha256(preimage);
 }
 
-Status Validate(const LedgerState& state, const ev::Entry& entry) {
+Status Validate(const StateView& state, const ev::Entry& entry) {
   return Validator(state, entry).Run();
 }
 
@@ -596,7 +628,7 @@ void SplitAward(const ev::Measure& measure, int64_t amount_fen, int64_t* city_fe
   LEDGER_CHECK(*city_fen + *district_fen == amount_fen);
 }
 
-Result<AwardLimit> MaxAward(const LedgerState& s, const std::string& application_id, int64_t at_ms) {
+Result<AwardLimit> MaxAward(const StateView& s, const std::string& application_id, int64_t at_ms) {
   const Application* app = s.FindApplication(application_id);
   if (app == nullptr) return Reject("application.unknown", "application '" + application_id + "' does not exist");
   if (app->state != AppState::kApproved) {
@@ -620,8 +652,9 @@ Result<AwardLimit> MaxAward(const LedgerState& s, const std::string& application
   CapBounds(s, a, m, t, view.version->policy, &bounds);
   if (t.period_years > 0) {
     for (int y = a.fiscal_year - t.period_years + 1; y <= a.fiscal_year + t.period_years - 1; ++y) {
-      auto it = s.recipient_years.find(RowKeyRecipientYear(a.recipient_id, m.id, t.id, static_cast<uint16_t>(y)));
-      if (it != s.recipient_years.end() && it->second.live_awards > 0) {
+      const RecipientTrackYear* row =
+          s.FindRecipientYear(a.recipient_id, m.id, t.id, static_cast<uint16_t>(y));
+      if (row != nullptr && row->live_awards > 0) {
         bounds.push_back({"cap.period", "once every " + std::to_string(t.period_years) + " years: already awarded for " +
                                             std::to_string(y), 0, 0});
         break;
@@ -629,16 +662,16 @@ Result<AwardLimit> MaxAward(const LedgerState& s, const std::string& application
     }
   }
   for (const Hash& digest : a.evidence) {
-    auto it = s.evidence.find("evidence/" + ev::Hex(digest));
-    if (it != s.evidence.end() && it->second != application_id) {
+    const std::string* holder = s.FindEvidence(digest);
+    if (holder != nullptr && *holder != application_id) {
       bounds.push_back({"evidence.double_claim", "evidence " + ev::Hex(digest).substr(0, 16) +
-                                                     "… already backs application " + it->second, 0, 0});
+                                                     "… already backs application " + *holder, 0, 0});
     }
   }
   // The pool: what is allocated for the year less what is committed, per funding source.
-  auto my_it = s.measure_years.find(RowKeyMeasureYear(a.measure, a.fiscal_year));
+  const MeasureYear* my_row = s.FindMeasureYear(a.measure, a.fiscal_year);
   MeasureYear empty;
-  const MeasureYear& my = my_it == s.measure_years.end() ? empty : my_it->second;
+  const MeasureYear& my = my_row == nullptr ? empty : *my_row;
   int64_t upper = ev::kAmountFenMax;
   for (const Bound& b : bounds) upper = std::min(upper, b.Remaining());
   int64_t pool_max = PoolMax(m, my.AvailableFen("city"), my.AvailableFen(app->district), upper);
@@ -671,6 +704,61 @@ Result<AwardLimit> MaxAward(const LedgerState& s, const std::string& application
   }
   SplitAward(m, limit.max_fen, &limit.city_fen, &limit.district_fen);
   return limit;
+}
+
+Result<std::string> Resolve(const StateView& state, const ev::Entry& draft,
+                            const Defaults& defaults, ev::Body* body) {
+  if (!defaults.Any()) return std::string();
+  // The signer's right first: a clerk asking for an award's maximum is told `role`, not a cap.
+  if (draft.seq > 1) LEDGER_RETURN_IF_ERROR(Validator(state, draft).Signer());
+  const int64_t at_ms = draft.recorded_at_ms;
+  std::string note;
+  if (auto* award = std::get_if<ev::AwardGranted>(body)) {
+    const Application* app = state.FindApplication(award->application_id);
+    if (app == nullptr) {
+      return Reject("application.unknown",
+                    "application '" + award->application_id + "' does not exist");
+    }
+    if (defaults.award_max) {
+      LEDGER_ASSIGN_OR_RETURN(AwardLimit limit, MaxAward(state, award->application_id, at_ms));
+      if (limit.max_fen <= 0) {
+        return Reject(limit.binding_rule, limit.explanation + "; nothing can be awarded");
+      }
+      award->amount_fen = limit.max_fen;
+      note = "awarding the maximum, " + FormatYuan(limit.max_fen) + " yuan; binding " +
+             limit.binding_rule + ": " + limit.explanation;
+    }
+    if (defaults.award_split) {
+      LEDGER_ASSIGN_OR_RETURN(PolicyView view,
+                              ResolvePolicy(state, at_ms, app->submitted.measure, nullptr));
+      if (award->amount_fen <= 0 || award->amount_fen > ev::kAmountFenMax) {
+        return Status::InvalidArgument("award must be a positive amount");
+      }
+      SplitAward(*view.measure, award->amount_fen, &award->city_fen, &award->district_fen);
+    }
+  } else if (auto* revoke = std::get_if<ev::AwardRevoked>(body)) {
+    const Application* app = state.FindApplication(revoke->application_id);
+    if (app == nullptr) {
+      return Reject("application.unknown",
+                    "application '" + revoke->application_id + "' does not exist");
+    }
+    if (defaults.revoke_unpaid) revoke->amount_fen = app->UnpaidFen();
+  } else if (auto* apply = std::get_if<ev::ApplicationSubmitted>(body)) {
+    if (defaults.apply_track) {
+      const PolicyVersion* version = state.PolicyAt(at_ms);
+      const ev::Measure* m = version ? version->policy.FindMeasure(apply->measure) : nullptr;
+      if (apply->track.empty() && m != nullptr && m->tracks.size() == 1) {
+        apply->track = m->tracks[0].id;
+      }
+      if (apply->track.empty()) {
+        return Status::InvalidArgument("a track is required (measure " + apply->measure +
+                                       " has several tracks or is unknown)");
+      }
+      const ev::Track* t = m != nullptr ? m->FindTrack(apply->track) : nullptr;
+      if (apply->basis_kind.empty() && t != nullptr) apply->basis_kind = t->basis_kind;
+    }
+  }
+  return note;
 }
 
 Status CheckPolicy(const ev::Policy& p) {

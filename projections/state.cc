@@ -1,4 +1,5 @@
 // The fold: Apply(state, entry) and the persisted row form of the state.
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cstdio>
@@ -76,10 +77,24 @@ class Folder {
 
   void RecordIdempotency() {
     if (entry_.idempotency_key.empty()) return;
-    std::string key = "idem/" + entry_.idempotency_key;
-    if (state_->idempotency.count(key)) return;
+    std::string key = RowKeyIdempotency(entry_.idempotency_key);
+    if (Existing(&LedgerState::idempotency, key) != nullptr) return;
     state_->idempotency[key] = IdempotencyRecord{entry_.seq, ContentDigest(entry_)};
     Touch(key);
+  }
+
+  // Row `key` of `map`, read into memory first if the state is backed; nullptr if absent.
+  template <typename T>
+  T* Existing(std::map<std::string, T> LedgerState::*map, const std::string& key) {
+    state_->Fault(key);
+    auto it = (state_->*map).find(key);
+    return it == (state_->*map).end() ? nullptr : &it->second;
+  }
+  // Row `key` of `map`, made empty if absent.
+  template <typename T>
+  T& Row(std::map<std::string, T> LedgerState::*map, const std::string& key) {
+    state_->Fault(key);
+    return (state_->*map)[key];
   }
 
   void On(const ev::LedgerCreated& e) {
@@ -93,17 +108,18 @@ class Folder {
   }
   void On(const ev::KeyRegistered& e) {
     std::string key = RowKeyKey(ev::KeyIdOf(e.public_key));
-    if (state_->keys.count(key)) return;
+    if (Existing(&LedgerState::keys, key) != nullptr) return;
     state_->keys[key] = KeyInfo{e.public_key, e.role, e.unit, e.holder, entry_.seq, 0, 0, ""};
     Touch(key);
   }
   void On(const ev::KeyRevoked& e) {
-    auto it = state_->keys.find(RowKeyKey(e.key_id));
-    if (it == state_->keys.end() || it->second.revoked_seq != 0) return;
-    it->second.revoked_seq = entry_.seq;
-    it->second.revoked_at_ms = entry_.recorded_at_ms;
-    it->second.revoke_reason = e.reason;
-    Touch(it->first);
+    std::string key = RowKeyKey(e.key_id);
+    KeyInfo* info = Existing(&LedgerState::keys, key);
+    if (info == nullptr || info->revoked_seq != 0) return;
+    info->revoked_seq = entry_.seq;
+    info->revoked_at_ms = entry_.recorded_at_ms;
+    info->revoke_reason = e.reason;
+    Touch(key);
   }
   void On(const ev::PolicyPublished& e) {
     std::string key = PolicyRowKey(entry_.seq);
@@ -114,18 +130,18 @@ class Folder {
   }
   void On(const ev::RecipientRegistered& e) {
     std::string key = RowKeyRecipient(e.recipient_id);
-    if (state_->recipients.count(key)) return;
+    if (Existing(&LedgerState::recipients, key) != nullptr) return;
     state_->recipients[key] = Recipient{e, entry_.seq};
     Touch(key);
   }
   void On(const ev::BudgetAllocated& e) {
     std::string key = RowKeyMeasureYear(e.measure, e.fiscal_year);
-    Add(&state_->measure_years[key].allocated_fen[e.source], e.amount_fen);
+    Add(&Row(&LedgerState::measure_years, key).allocated_fen[e.source], e.amount_fen);
     Touch(key);
   }
   void On(const ev::ApplicationSubmitted& e) {
     std::string key = RowKeyApplication(e.application_id);
-    if (state_->applications.count(key)) return;
+    if (Existing(&LedgerState::applications, key) != nullptr) return;
     Application app;
     app.submitted = e;
     app.submitter = entry_.signer;
@@ -166,8 +182,8 @@ class Folder {
     Add(&app->city_fen, e.city_fen);
     Add(&app->district_fen, e.district_fen);
     for (const Hash& digest : app->submitted.evidence) {
-      std::string key = "evidence/" + ev::Hex(digest);
-      if (!state_->evidence.count(key)) {
+      std::string key = RowKeyEvidence(digest);
+      if (Existing(&LedgerState::evidence, key) == nullptr) {
         state_->evidence[key] = e.application_id;
         Touch(key);
       }
@@ -213,19 +229,21 @@ class Folder {
   void On(const ev::AuditAttested&) {}
 
   Application* Find(const std::string& id) {
-    auto it = state_->applications.find(RowKeyApplication(id));
-    if (it == state_->applications.end()) return nullptr;
-    it->second.seqs.push_back(entry_.seq);
-    Touch(it->first);
-    return &it->second;
+    std::string key = RowKeyApplication(id);
+    Application* app = Existing(&LedgerState::applications, key);
+    if (app == nullptr) return nullptr;
+    app->seqs.push_back(entry_.seq);
+    Touch(key);
+    return app;
   }
 
   void ReleaseEvidence(const Application& app, const std::string& id) {
     for (const Hash& digest : app.submitted.evidence) {
-      auto it = state_->evidence.find("evidence/" + ev::Hex(digest));
-      if (it != state_->evidence.end() && it->second == id) {
-        Touch(it->first);
-        state_->evidence.erase(it);
+      std::string key = RowKeyEvidence(digest);
+      const std::string* holder = Existing(&LedgerState::evidence, key);
+      if (holder != nullptr && *holder == id) {
+        Touch(key);
+        state_->evidence.erase(key);
       }
     }
   }
@@ -236,14 +254,14 @@ class Folder {
                  int64_t district_delta) {
     const ev::ApplicationSubmitted& s = app->submitted;
     std::string my_key = RowKeyMeasureYear(s.measure, s.fiscal_year);
-    MeasureYear& my = state_->measure_years[my_key];
+    MeasureYear& my = Row(&LedgerState::measure_years, my_key);
     AddTotals(&my.totals, m);
     if (city_delta != 0) Add(&my.committed_fen["city"], city_delta);
     if (district_delta != 0) Add(&my.committed_fen[app->district], district_delta);
     Touch(my_key);
 
     std::string ry_key = RowKeyRecipientYear(s.recipient_id, s.measure, s.track, s.fiscal_year);
-    RecipientTrackYear& ry = state_->recipient_years[ry_key];
+    RecipientTrackYear& ry = Row(&LedgerState::recipient_years, ry_key);
     AddTotals(&ry.totals, m);
     if (m.granted > 0) ++ry.live_awards;
     if (m.revoked > 0 && app->NetAwardFen() <= 0 && ry.live_awards > 0) --ry.live_awards;
@@ -251,24 +269,22 @@ class Folder {
 
     int64_t committed_delta = SaturatingSub(m.granted, m.revoked);
     if (committed_delta != 0) {
-      const std::string* project = s.FindAttribute("project_id");
-      std::string pkey = "proj/" + s.measure + "/" + s.track + "/" +
-                         (project != nullptr ? *project : "application:" + s.application_id);
-      Add(&state_->projects[pkey], committed_delta);
+      std::string pkey = RowKeyProject(s);
+      Add(&Row(&LedgerState::projects, pkey), committed_delta);
       Touch(pkey);
     }
-    std::string unit_key = "unit/" + (app->award_unit.empty() ? app->unit : app->award_unit);
-    AddTotals(&state_->units[unit_key], m);
+    std::string unit_key = RowKeyUnit(app->award_unit.empty() ? app->unit : app->award_unit);
+    AddTotals(&Row(&LedgerState::units, unit_key), m);
     Touch(unit_key);
-    std::string district_key = "district/" + app->district;
-    AddTotals(&state_->districts[district_key], m);
+    std::string district_key = RowKeyDistrict(app->district);
+    AddTotals(&Row(&LedgerState::districts, district_key), m);
     Touch(district_key);
   }
 
   // Keeps per-measure status counts in step with the application's status.
   void Recount(const std::string* before, const Application& app) {
     std::string key = RowKeyMeasureYear(app.submitted.measure, app.submitted.fiscal_year);
-    MeasureYear& my = state_->measure_years[key];
+    MeasureYear& my = Row(&LedgerState::measure_years, key);
     if (before != nullptr) {
       auto it = my.status_counts.find(*before);
       if (it != my.status_counts.end() && --it->second == 0) my.status_counts.erase(it);
@@ -370,108 +386,178 @@ KeyInfo KeyFrom(const json& j) {
   return k;
 }
 
-std::optional<json> RowJson(const LedgerState& s, const std::string& key) {
-  auto find = [&key](const auto& map) { return map.find(key); };
-  if (key == "head") {
+json PolicyJson(const PolicyVersion& v) {
+  return {{"seq", v.seq}, {"effectiveFromMs", v.effective_from_ms},
+          {"effectiveFrom", v.effective_from}, {"policy", ev::PolicyToJson(v.policy)}};
+}
+PolicyVersion PolicyFrom(const json& j) {
+  auto policy = ev::PolicyFromJson(j.at("policy").dump());
+  if (!policy.ok()) throw std::runtime_error(policy.status().message());
+  return PolicyVersion{j.at("seq").get<uint64_t>(), j.at("effectiveFromMs").get<int64_t>(),
+                       j.at("effectiveFrom").get<std::string>(), *policy};
+}
+
+json RecipientJson(const Recipient& r) {
+  return {{"info", ev::BodyToJson(ev::Body(r.info))}, {"seq", r.seq}};
+}
+Recipient RecipientFrom(const json& j) {
+  auto body = ev::BodyFromJson("RecipientRegistered", j.at("info"));
+  if (!body.ok()) throw std::runtime_error(body.status().message());
+  return Recipient{std::get<ev::RecipientRegistered>(*body), j.at("seq").get<uint64_t>()};
+}
+
+json MeasureYearJson(const MeasureYear& m) {
+  return {{"allocatedFen", m.allocated_fen}, {"committedFen", m.committed_fen},
+          {"totals", TotalsJson(m.totals)}, {"statusCounts", m.status_counts}};
+}
+MeasureYear MeasureYearFrom(const json& j) {
+  MeasureYear m;
+  m.allocated_fen = j.at("allocatedFen").get<std::map<std::string, int64_t>>();
+  m.committed_fen = j.at("committedFen").get<std::map<std::string, int64_t>>();
+  m.totals = TotalsFrom(j.at("totals"));
+  m.status_counts = j.at("statusCounts").get<std::map<std::string, int64_t>>();
+  return m;
+}
+
+json RecipientYearJson(const RecipientTrackYear& r) {
+  return {{"totals", TotalsJson(r.totals)}, {"liveAwards", r.live_awards}};
+}
+RecipientTrackYear RecipientYearFrom(const json& j) {
+  return RecipientTrackYear{TotalsFrom(j.at("totals")), j.at("liveAwards").get<uint32_t>()};
+}
+
+json ProjectJson(const int64_t& committed) { return {{"committedFen", committed}}; }
+int64_t ProjectFrom(const json& j) { return j.at("committedFen").get<int64_t>(); }
+
+json EvidenceJson(const std::string& application) { return {{"application", application}}; }
+std::string EvidenceFrom(const json& j) { return j.at("application").get<std::string>(); }
+
+json IdempotencyJson(const IdempotencyRecord& r) {
+  return {{"seq", r.seq}, {"content", ev::Hex(r.content)}};
+}
+IdempotencyRecord IdempotencyFrom(const json& j) {
+  return IdempotencyRecord{j.at("seq").get<uint64_t>(), HexArray<32>(j.at("content"))};
+}
+
+// ---- The row codec: one entry per kind of row ----
+
+// One kind of projection row: the keys it owns, where its rows live in LedgerState, and their
+// persisted JSON form. Adding a projection is one entry in RowKinds().
+class RowKind {
+ public:
+  virtual ~RowKind() = default;
+  // Whether `key` is a key of this kind.
+  virtual bool Owns(const std::string& key) const = 0;
+  // Rows of this kind that a backed state always holds whole.
+  virtual bool resident() const = 0;
+  virtual std::optional<json> Encode(const LedgerState& s, const std::string& key) const = 0;
+  // Throws on a value that does not parse (LoadRow turns it into kCorruption).
+  virtual void Load(LedgerState* s, const std::string& key, const json& value) const = 0;
+  virtual bool Has(const LedgerState& s, const std::string& key) const = 0;
+  virtual void Erase(LedgerState* s, const std::string& key) const = 0;
+  virtual void AddKeys(const LedgerState& s, std::vector<std::string>* out) const = 0;
+  virtual size_t Count(const LedgerState& s) const = 0;
+};
+
+// Rows kept in one map of LedgerState, keyed by row key under `prefix`.
+template <typename T>
+class MapRows : public RowKind {
+ public:
+  using Map = std::map<std::string, T>;
+  MapRows(std::string_view prefix, Map LedgerState::*map, json (*encode)(const T&),
+          T (*decode)(const json&))
+      : prefix_(prefix), map_(map), encode_(encode), decode_(decode) {}
+
+  bool Owns(const std::string& key) const override { return key.starts_with(prefix_); }
+  bool resident() const override {
+    for (const char* prefix : kResidentRowPrefixes) {
+      if (prefix_ == prefix) return true;
+    }
+    return false;
+  }
+  std::optional<json> Encode(const LedgerState& s, const std::string& key) const override {
+    auto it = (s.*map_).find(key);
+    if (it == (s.*map_).end()) return std::nullopt;
+    return encode_(it->second);
+  }
+  void Load(LedgerState* s, const std::string& key, const json& value) const override {
+    (s->*map_)[key] = decode_(value);
+  }
+  bool Has(const LedgerState& s, const std::string& key) const override {
+    return (s.*map_).count(key) != 0;
+  }
+  void Erase(LedgerState* s, const std::string& key) const override { (s->*map_).erase(key); }
+  void AddKeys(const LedgerState& s, std::vector<std::string>* out) const override {
+    for (const auto& [key, row] : s.*map_) out->push_back(key);
+  }
+  size_t Count(const LedgerState& s) const override { return (s.*map_).size(); }
+
+ private:
+  std::string_view prefix_;
+  Map LedgerState::*map_;
+  json (*encode_)(const T&);
+  T (*decode_)(const json&);
+};
+
+// The one row "head": the ledger's identity and its head entry.
+class HeadRow : public RowKind {
+ public:
+  bool Owns(const std::string& key) const override { return key == "head"; }
+  bool resident() const override { return true; }
+  std::optional<json> Encode(const LedgerState& s, const std::string&) const override {
     const LedgerInfo& i = s.info;
     return json{{"ledgerId", ev::Hex(i.ledger_id)}, {"name", i.name},
                 {"authority", ev::Hex(i.authority)}, {"seq", i.head_seq},
                 {"hash", ev::Hex(i.head_hash)}, {"recordedAt", i.head_recorded_at_ms}};
   }
-  if (key.starts_with("key/")) {
-    auto it = find(s.keys);
-    if (it != s.keys.end()) return KeyJson(it->second);
-  } else if (key.starts_with("policy/")) {
-    auto it = find(s.policies);
-    if (it != s.policies.end()) {
-      return json{{"seq", it->second.seq}, {"effectiveFromMs", it->second.effective_from_ms},
-                  {"effectiveFrom", it->second.effective_from},
-                  {"policy", ev::PolicyToJson(it->second.policy)}};
-    }
-  } else if (key.starts_with("recipient/")) {
-    auto it = find(s.recipients);
-    if (it != s.recipients.end()) {
-      return json{{"info", ev::BodyToJson(ev::Body(it->second.info))}, {"seq", it->second.seq}};
-    }
-  } else if (key.starts_with("app/")) {
-    auto it = find(s.applications);
-    if (it != s.applications.end()) return ApplicationJson(it->second);
-  } else if (key.starts_with("my/")) {
-    auto it = find(s.measure_years);
-    if (it != s.measure_years.end()) {
-      const MeasureYear& m = it->second;
-      return json{{"allocatedFen", m.allocated_fen}, {"committedFen", m.committed_fen},
-                  {"totals", TotalsJson(m.totals)}, {"statusCounts", m.status_counts}};
-    }
-  } else if (key.starts_with("rty/")) {
-    auto it = find(s.recipient_years);
-    if (it != s.recipient_years.end()) {
-      return json{{"totals", TotalsJson(it->second.totals)}, {"liveAwards", it->second.live_awards}};
-    }
-  } else if (key.starts_with("proj/")) {
-    auto it = find(s.projects);
-    if (it != s.projects.end()) return json{{"committedFen", it->second}};
-  } else if (key.starts_with("unit/")) {
-    auto it = find(s.units);
-    if (it != s.units.end()) return TotalsJson(it->second);
-  } else if (key.starts_with("district/")) {
-    auto it = find(s.districts);
-    if (it != s.districts.end()) return TotalsJson(it->second);
-  } else if (key.starts_with("evidence/")) {
-    auto it = find(s.evidence);
-    if (it != s.evidence.end()) return json{{"application", it->second}};
-  } else if (key.starts_with("idem/")) {
-    auto it = find(s.idempotency);
-    if (it != s.idempotency.end()) {
-      return json{{"seq", it->second.seq}, {"content", ev::Hex(it->second.content)}};
-    }
-  }
-  return std::nullopt;
-}
-
-void LoadRowJson(LedgerState* s, const std::string& key, const json& j) {
-  if (key == "head") {
+  void Load(LedgerState* s, const std::string&, const json& j) const override {
     s->info.ledger_id = HexArray<16>(j.at("ledgerId"));
     s->info.name = j.at("name").get<std::string>();
     s->info.authority = HexArray<32>(j.at("authority"));
     s->info.head_seq = j.at("seq").get<uint64_t>();
     s->info.head_hash = HexArray<32>(j.at("hash"));
     s->info.head_recorded_at_ms = j.at("recordedAt").get<int64_t>();
-  } else if (key.starts_with("key/")) {
-    s->keys[key] = KeyFrom(j);
-  } else if (key.starts_with("policy/")) {
-    auto policy = ev::PolicyFromJson(j.at("policy").dump());
-    if (!policy.ok()) throw std::runtime_error(policy.status().message());
-    s->policies[key] = PolicyVersion{j.at("seq").get<uint64_t>(), j.at("effectiveFromMs").get<int64_t>(),
-                                     j.at("effectiveFrom").get<std::string>(), *policy};
-  } else if (key.starts_with("recipient/")) {
-    auto body = ev::BodyFromJson("RecipientRegistered", j.at("info"));
-    if (!body.ok()) throw std::runtime_error(body.status().message());
-    s->recipients[key] = Recipient{std::get<ev::RecipientRegistered>(*body), j.at("seq").get<uint64_t>()};
-  } else if (key.starts_with("app/")) {
-    s->applications[key] = ApplicationFrom(j);
-  } else if (key.starts_with("my/")) {
-    MeasureYear m;
-    m.allocated_fen = j.at("allocatedFen").get<std::map<std::string, int64_t>>();
-    m.committed_fen = j.at("committedFen").get<std::map<std::string, int64_t>>();
-    m.totals = TotalsFrom(j.at("totals"));
-    m.status_counts = j.at("statusCounts").get<std::map<std::string, int64_t>>();
-    s->measure_years[key] = std::move(m);
-  } else if (key.starts_with("rty/")) {
-    s->recipient_years[key] = RecipientTrackYear{TotalsFrom(j.at("totals")), j.at("liveAwards").get<uint32_t>()};
-  } else if (key.starts_with("proj/")) {
-    s->projects[key] = j.at("committedFen").get<int64_t>();
-  } else if (key.starts_with("unit/")) {
-    s->units[key] = TotalsFrom(j);
-  } else if (key.starts_with("district/")) {
-    s->districts[key] = TotalsFrom(j);
-  } else if (key.starts_with("evidence/")) {
-    s->evidence[key] = j.at("application").get<std::string>();
-  } else if (key.starts_with("idem/")) {
-    s->idempotency[key] = IdempotencyRecord{j.at("seq").get<uint64_t>(), HexArray<32>(j.at("content"))};
-  } else {
-    throw std::runtime_error("unknown row kind");
   }
+  bool Has(const LedgerState&, const std::string&) const override { return true; }
+  void Erase(LedgerState* s, const std::string&) const override { s->info = LedgerInfo{}; }
+  void AddKeys(const LedgerState&, std::vector<std::string>* out) const override {
+    out->push_back("head");
+  }
+  size_t Count(const LedgerState&) const override { return 1; }
+};
+
+const std::vector<const RowKind*>& RowKinds() {
+  using S = LedgerState;
+  static const HeadRow head;
+  static const MapRows<KeyInfo> keys("key/", &S::keys, KeyJson, KeyFrom);
+  static const MapRows<PolicyVersion> policies("policy/", &S::policies, PolicyJson, PolicyFrom);
+  static const MapRows<Recipient> recipients("recipient/", &S::recipients, RecipientJson,
+                                             RecipientFrom);
+  static const MapRows<Application> applications("app/", &S::applications, ApplicationJson,
+                                                 ApplicationFrom);
+  static const MapRows<MeasureYear> measure_years("my/", &S::measure_years, MeasureYearJson,
+                                                  MeasureYearFrom);
+  static const MapRows<RecipientTrackYear> recipient_years("rty/", &S::recipient_years,
+                                                           RecipientYearJson, RecipientYearFrom);
+  static const MapRows<int64_t> projects("proj/", &S::projects, ProjectJson, ProjectFrom);
+  static const MapRows<Totals> units("unit/", &S::units, TotalsJson, TotalsFrom);
+  static const MapRows<Totals> districts("district/", &S::districts, TotalsJson, TotalsFrom);
+  static const MapRows<std::string> evidence("evidence/", &S::evidence, EvidenceJson,
+                                             EvidenceFrom);
+  static const MapRows<IdempotencyRecord> idempotency("idem/", &S::idempotency,
+                                                      IdempotencyJson, IdempotencyFrom);
+  static const std::vector<const RowKind*> kinds = {
+      &head,  &keys,  &policies,  &recipients, &applications, &measure_years, &recipient_years,
+      &projects, &units, &districts, &evidence, &idempotency};
+  return kinds;
+}
+
+// The kind owning `key`; nullptr if none does.
+const RowKind* KindOf(const std::string& key) {
+  for (const RowKind* kind : RowKinds()) {
+    if (kind->Owns(key)) return kind;
+  }
+  return nullptr;
 }
 
 }  // namespace
@@ -515,17 +601,93 @@ std::string StatusName(const Application& a) {
   return "unknown";
 }
 
+RowSource::~RowSource() = default;
+StateView::~StateView() = default;
+
+void LedgerState::Fault(const std::string& row_key) const {
+  if (source == nullptr || absent_.count(row_key) != 0) return;
+  const RowKind* kind = KindOf(row_key);
+  if (kind == nullptr || kind->resident() || kind->Has(*this, row_key)) return;
+  Result<std::optional<std::string>> row = source->ReadRow(row_key);
+  if (!row.ok()) {
+    if (read_status_.ok()) read_status_ = row.status();
+    return;
+  }
+  if (!row->has_value()) {
+    absent_.insert(row_key);
+    return;
+  }
+  // A cache fill: the rows stand for the same state before and after, so lookups stay const.
+  // A backed state is never a const object (it is the ledger's member), so the cast is sound.
+  Status loaded = LoadRow(const_cast<LedgerState*>(this), row_key, **row);
+  if (!loaded.ok() && read_status_.ok()) read_status_ = loaded;
+}
+
+void LedgerState::ForgetCached() {
+  LEDGER_CHECK(dirty.empty());
+  for (const RowKind* kind : RowKinds()) {
+    if (kind->resident()) continue;
+    std::vector<std::string> cached;
+    kind->AddKeys(*this, &cached);
+    for (const std::string& key : cached) kind->Erase(this, key);
+  }
+  absent_.clear();
+}
+
+size_t LedgerState::CachedRows() const {
+  size_t rows = 0;
+  for (const RowKind* kind : RowKinds()) {
+    if (!kind->resident()) rows += kind->Count(*this);
+  }
+  return rows + absent_.size();
+}
+
+namespace {
+template <typename T>
+const T* Lookup(const LedgerState& s, const std::map<std::string, T>& map,
+                const std::string& key) {
+  s.Fault(key);
+  auto it = map.find(key);
+  return it == map.end() ? nullptr : &it->second;
+}
+}  // namespace
+
 const KeyInfo* LedgerState::FindKey(const KeyId& key_id) const {
-  auto it = keys.find(RowKeyKey(key_id));
-  return it == keys.end() ? nullptr : &it->second;
+  return Lookup(*this, keys, RowKeyKey(key_id));
+}
+std::vector<const KeyInfo*> LedgerState::AllKeys() const {
+  std::vector<const KeyInfo*> out;
+  for (const auto& [key, key_info] : keys) out.push_back(&key_info);
+  return out;
+}
+std::vector<const PolicyVersion*> LedgerState::AllPolicies() const {
+  std::vector<const PolicyVersion*> out;
+  for (const auto& [key, version] : policies) out.push_back(&version);
+  return out;
 }
 const Application* LedgerState::FindApplication(const std::string& id) const {
-  auto it = applications.find(RowKeyApplication(id));
-  return it == applications.end() ? nullptr : &it->second;
+  return Lookup(*this, applications, RowKeyApplication(id));
 }
 const Recipient* LedgerState::FindRecipient(const std::string& uscc) const {
-  auto it = recipients.find(RowKeyRecipient(uscc));
-  return it == recipients.end() ? nullptr : &it->second;
+  return Lookup(*this, recipients, RowKeyRecipient(uscc));
+}
+const MeasureYear* LedgerState::FindMeasureYear(const std::string& measure, uint16_t year) const {
+  return Lookup(*this, measure_years, RowKeyMeasureYear(measure, year));
+}
+const RecipientTrackYear* LedgerState::FindRecipientYear(const std::string& uscc,
+                                                         const std::string& measure,
+                                                         const std::string& track,
+                                                         uint16_t year) const {
+  return Lookup(*this, recipient_years, RowKeyRecipientYear(uscc, measure, track, year));
+}
+const int64_t* LedgerState::FindProject(const std::string& row_key) const {
+  return Lookup(*this, projects, row_key);
+}
+const std::string* LedgerState::FindEvidence(const Hash& digest) const {
+  return Lookup(*this, evidence, RowKeyEvidence(digest));
+}
+const IdempotencyRecord* LedgerState::FindIdempotency(const std::string& idempotency_key) const {
+  return Lookup(*this, idempotency, RowKeyIdempotency(idempotency_key));
 }
 const PolicyVersion* LedgerState::PolicyAt(int64_t at_ms) const {
   const PolicyVersion* best = nullptr;
@@ -546,6 +708,15 @@ std::string RowKeyRecipientYear(const std::string& uscc, const std::string& meas
                                 const std::string& track, uint16_t year) {
   return "rty/" + uscc + "/" + measure + "/" + track + "/" + YearText(year);
 }
+std::string RowKeyProject(const ev::ApplicationSubmitted& a) {
+  const std::string* project = a.FindAttribute("project_id");
+  return "proj/" + a.measure + "/" + a.track + "/" +
+         (project != nullptr ? *project : "application:" + a.application_id);
+}
+std::string RowKeyEvidence(const Hash& digest) { return "evidence/" + ev::Hex(digest); }
+std::string RowKeyIdempotency(const std::string& key) { return "idem/" + key; }
+std::string RowKeyUnit(const std::string& unit) { return "unit/" + unit; }
+std::string RowKeyDistrict(const std::string& district) { return "district/" + district; }
 
 void Apply(LedgerState* state, const EntryContext& context) {
   LEDGER_CHECK(state != nullptr);
@@ -555,14 +726,21 @@ void Apply(LedgerState* state, const EntryContext& context) {
 }
 
 std::optional<std::string> EncodeRow(const LedgerState& state, const std::string& row_key) {
-  std::optional<json> j = RowJson(state, row_key);
+  const RowKind* kind = KindOf(row_key);
+  if (kind == nullptr) return std::nullopt;
+  state.Fault(row_key);
+  std::optional<json> j = kind->Encode(state, row_key);
   if (!j) return std::nullopt;
   return j->dump();
 }
 
 Status LoadRow(LedgerState* state, const std::string& row_key, const std::string& value) {
+  const RowKind* kind = KindOf(row_key);
+  if (kind == nullptr) {
+    return Status::Corruption("projection row '" + row_key + "' is of no known kind");
+  }
   try {
-    LoadRowJson(state, row_key, json::parse(value));
+    kind->Load(state, row_key, json::parse(value));
   } catch (const std::exception& e) {
     return Status::Corruption("projection row '" + row_key + "' does not parse: " + e.what());
   }
@@ -570,39 +748,12 @@ Status LoadRow(LedgerState* state, const std::string& row_key, const std::string
 }
 
 void EraseRow(LedgerState* s, const std::string& key) {
-  if (key == "head") {
-    s->info = LedgerInfo{};
-    return;
-  }
-  s->keys.erase(key);
-  s->policies.erase(key);
-  s->recipients.erase(key);
-  s->applications.erase(key);
-  s->measure_years.erase(key);
-  s->recipient_years.erase(key);
-  s->projects.erase(key);
-  s->units.erase(key);
-  s->districts.erase(key);
-  s->evidence.erase(key);
-  s->idempotency.erase(key);
+  if (const RowKind* kind = KindOf(key)) kind->Erase(s, key);
 }
 
 std::vector<std::string> AllRowKeys(const LedgerState& s) {
-  std::vector<std::string> keys = {"head"};
-  auto add = [&keys](const auto& map) {
-    for (const auto& [key, value] : map) keys.push_back(key);
-  };
-  add(s.keys);
-  add(s.policies);
-  add(s.recipients);
-  add(s.applications);
-  add(s.measure_years);
-  add(s.recipient_years);
-  add(s.projects);
-  add(s.units);
-  add(s.districts);
-  add(s.evidence);
-  add(s.idempotency);
+  std::vector<std::string> keys;
+  for (const RowKind* kind : RowKinds()) kind->AddKeys(s, &keys);
   std::sort(keys.begin(), keys.end());
   return keys;
 }

@@ -123,7 +123,7 @@ class ExchangeTest : public testutil::LedgerFixture {
     std::unique_ptr<Ledger> out = std::move(ledger_);
     ledger_ = std::move(mine);
     clock_ms_ = clock;
-    EXPECT_NE(out->state().info.ledger_id, ledger_->state().info.ledger_id);
+    EXPECT_NE(out->head().ledger_id, ledger_->head().ledger_id);
     return out;
   }
 
@@ -179,7 +179,7 @@ TEST_F(ExchangeTest, ExportImportExportIsByteIdenticalAndAuditsTheSame) {
     ASSERT_EQ(imported->size(), size_);
     ASSERT_FALSE(progress.empty());
     EXPECT_EQ(progress.back(), size_);
-    EXPECT_EQ(imported->state().info.head_hash, ledger_->state().info.head_hash);
+    EXPECT_EQ(imported->head().head_hash, ledger_->head().head_hash);
     EXPECT_EQ(imported->Origin(), ledger_->Origin());
     EXPECT_TRUE(Export(*imported, false) == jsonl) << "jsonl re-export differs";
     EXPECT_TRUE(Export(*imported, true) == capnp) << "capnp re-export differs";
@@ -194,7 +194,7 @@ TEST_F(ExchangeTest, ExportImportExportIsByteIdenticalAndAuditsTheSame) {
     EXPECT_EQ(report.root, original.root);
     EXPECT_EQ(report.state_hash, original.state_hash);
     EXPECT_EQ(*RootAt((*reopened)->tree(), size_), root);
-    EXPECT_EQ(pj::StateHash((*reopened)->state()), pj::StateHash(ledger_->state()));
+    EXPECT_EQ(pj::StateHash(testutil::WholeState(**reopened)), pj::StateHash(testutil::WholeState(*ledger_)));
   }
 }
 
@@ -323,11 +323,11 @@ TEST_F(ExchangeTest, ImportRefusesAnotherLedgersEntries) {
     std::unique_ptr<Ledger> copy = FreshForImport("copy");
     ASSERT_NE(copy, nullptr);
     ASSERT_TRUE(ImportEntries(copy.get(), mine, FixedClockMs(), nullptr).ok());
-    const Hash head = copy->state().info.head_hash;
+    const Hash head = copy->head().head_hash;
     Status s = ImportEntries(copy.get(), std::span(theirs).subspan(size_), FixedClockMs(), nullptr);
     EXPECT_TRUE(s.IsCorruption()) << s.ToString();
     EXPECT_EQ(copy->size(), size_);
-    EXPECT_EQ(copy->state().info.head_hash, head);
+    EXPECT_EQ(copy->head().head_hash, head);
     EXPECT_EQ(*copy->CountStoredEntries(), size_);
   }
 }
@@ -419,7 +419,7 @@ TEST_F(ExchangeTest, ImportIntoALedgerHoldingTheFirstHalfContinuesItsChain) {
   const AuditReport report = AuditStored(target);
   EXPECT_TRUE(report.findings.empty()) << DescribeFindings(report);
   EXPECT_EQ(report.root, *RootAt(ledger_->tree(), size_));
-  EXPECT_EQ(report.state_hash, pj::StateHash(ledger_->state()));
+  EXPECT_EQ(report.state_hash, pj::StateHash(testutil::WholeState(*ledger_)));
 
   // The second half alone is no ledger.
   EXPECT_FALSE(ExpectRefusedIntoFresh(std::vector<StoredEntry>(all.subspan(half).begin(), all.subspan(half).end()),

@@ -50,14 +50,8 @@ class FaultTest : public testutil::LedgerFixture, public ::testing::WithParamInt
     ledger_ = std::move(*opened);
   }
 
-  // The in-memory state as rows (what a rollback must restore exactly).
-  std::vector<std::pair<std::string, std::string>> Rows() const {
-    std::vector<std::pair<std::string, std::string>> rows;
-    for (const std::string& key : pj::AllRowKeys(ledger_->state())) {
-      rows.emplace_back(key, *pj::EncodeRow(ledger_->state(), key));
-    }
-    return rows;
-  }
+  // The rows as the ledger's view answers them (what a rollback must restore exactly).
+  std::map<std::string, std::string> Rows() const { return testutil::ViewRows(*ledger_); }
 
   std::vector<AppendRequest> Recipients(uint32_t first, uint32_t count) const {
     std::vector<AppendRequest> requests;
@@ -76,12 +70,12 @@ class FaultTest : public testutil::LedgerFixture, public ::testing::WithParamInt
   // real file system, a clean audit of the same entries and the same append accepted.
   void ExpectFailedAndRecovered(const Status& status, uint64_t size_before,
                                 const ev::Hash& state_before,
-                                const std::vector<std::pair<std::string, std::string>>& rows_before,
+                                const std::map<std::string, std::string>& rows_before,
                                 std::vector<AppendRequest> retry) {
     EXPECT_TRUE(status.IsIOError()) << status.ToString();
     EXPECT_GT(faults_.fs().injected(), 0u) << "no fault was injected";
     EXPECT_EQ(ledger_->size(), size_before);
-    EXPECT_EQ(pj::StateHash(ledger_->state()), state_before);
+    EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), state_before);
     EXPECT_EQ(Rows(), rows_before);
     faults_.fs().Arm(Fault::kNone);
     ReopenWith(nullptr);
@@ -91,7 +85,7 @@ class FaultTest : public testutil::LedgerFixture, public ::testing::WithParamInt
       EXPECT_EQ(ledger_->size(), size_before + retry.size());
     } else {
       EXPECT_EQ(ledger_->size(), size_before);
-      EXPECT_EQ(pj::StateHash(ledger_->state()), state_before);
+      EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), state_before);
     }
     AuditOptions options;
     options.stored = ledger_.get();
@@ -110,7 +104,7 @@ class FaultTest : public testutil::LedgerFixture, public ::testing::WithParamInt
 
 TEST_P(FaultTest, FailedAppendOfOneEntryIsIOErrorAndChangesNothing) {
   const uint64_t size = ledger_->size();
-  const ev::Hash state = pj::StateHash(ledger_->state());
+  const ev::Hash state = pj::StateHash(testutil::WholeState(*ledger_));
   const auto rows = Rows();
   faults_.fs().Arm(GetParam());
   auto result = ledger_->Append(Key("clerk:SZ-STIB"), Recipients(1, 1), clock_ms_ + 60'000,
@@ -121,7 +115,7 @@ TEST_P(FaultTest, FailedAppendOfOneEntryIsIOErrorAndChangesNothing) {
 TEST_P(FaultTest, FailedAppendOfABatchRollsEveryStagedEntryBack) {
   MustAppend("clerk:SZ-STIB", Recipients(100, 1).front().body);  // a row the batch will change
   const uint64_t size = ledger_->size();
-  const ev::Hash state = pj::StateHash(ledger_->state());
+  const ev::Hash state = pj::StateHash(testutil::WholeState(*ledger_));
   const auto rows = Rows();
   faults_.fs().Arm(GetParam());
   auto result = ledger_->Append(Key("clerk:SZ-STIB"), Recipients(1, 50), clock_ms_ + 60'000,
@@ -149,7 +143,7 @@ TEST_P(FaultTest, FailedImportGroupIsIOErrorAndChangesNothing) {
   Status status = ImportEntries(target->get(), source, testutil::FixedClockMs(), nullptr);
   EXPECT_TRUE(status.IsIOError()) << status.ToString();
   EXPECT_EQ((*target)->size(), 0u);
-  EXPECT_EQ(pj::StateHash((*target)->state()), pj::StateHash(pj::LedgerState{}));
+  EXPECT_EQ(pj::StateHash(testutil::WholeState(**target)), pj::StateHash(pj::LedgerState{}));
   target->reset();
   faults_.fs().Arm(Fault::kNone);
 }

@@ -74,7 +74,7 @@ class HostileExportTest : public testutil::LedgerFixture {
     auto last = SplitStoredValue(values_.back());
     ASSERT_TRUE(last.ok()) << last.status().ToString();
     ev::Entry e;
-    e.ledger_id = ledger_->state().info.ledger_id;
+    e.ledger_id = ledger_->head().ledger_id;
     e.seq = values_.size() + 1;
     e.prev_hash = last->leaf_hash;
     e.recorded_at_ms = last->entry.recorded_at_ms + 60'000;

@@ -106,12 +106,6 @@ std::string DumpDiff(const Dump& before, const Dump& after) {
   return "";
 }
 
-std::map<std::string, std::string> Rows(const pj::LedgerState& state) {
-  std::map<std::string, std::string> rows;
-  for (const std::string& key : pj::AllRowKeys(state)) rows[key] = *pj::EncodeRow(state, key);
-  return rows;
-}
-
 std::optional<Finding> FirstIntegrityFinding(const AuditReport& report) {
   for (const Finding& f : report.findings) {
     if (f.integrity) return f;
@@ -218,8 +212,8 @@ class LedgerTest : public testutil::LedgerFixture {
     EXPECT_FALSE(before.at(internal::kCfEntries).empty());
     Reopen();
     const uint64_t size = ledger_->size();
-    const auto rows = Rows(ledger_->state());
-    const ev::Hash head = ledger_->state().info.head_hash;
+    const auto rows = testutil::ViewRows(*ledger_);
+    const ev::Hash head = ledger_->head().head_hash;
     Status status = attempt();
     ASSERT_FALSE(status.ok()) << "the append was accepted";
     EXPECT_EQ(status.code(), code) << status.ToString();
@@ -227,9 +221,8 @@ class LedgerTest : public testutil::LedgerFixture {
       EXPECT_EQ(status.rule(), rule) << status.ToString();
     }
     EXPECT_EQ(ledger_->size(), size);
-    EXPECT_EQ(ledger_->state().info.head_hash, head);
-    EXPECT_TRUE(Rows(ledger_->state()) == rows) << "in-memory projections changed by a refused append";
-    EXPECT_TRUE(ledger_->state().dirty.empty());
+    EXPECT_EQ(ledger_->head().head_hash, head);
+    EXPECT_TRUE(testutil::ViewRows(*ledger_) == rows) << "in-memory projections changed by a refused append";
     Close();
     const Dump after = DumpDb(path_);
     EXPECT_EQ(DumpDiff(before, after), "");
@@ -443,21 +436,21 @@ TEST_F(LedgerTest, IntactLedgerAuditsCleanAndRebuildChangesNoRow) {
   EXPECT_TRUE(report.IntegrityOk()) << FindingsText(report);
   EXPECT_TRUE(report.RulesOk()) << FindingsText(report);
   EXPECT_EQ(report.entries, ledger_->size());
-  EXPECT_EQ(report.state_hash, pj::StateHash(ledger_->state()));
-  const auto rows = Rows(ledger_->state());
+  EXPECT_EQ(report.state_hash, pj::StateHash(testutil::WholeState(*ledger_)));
+  const auto rows = testutil::ViewRows(*ledger_);
   Result<uint64_t> differing = ledger_->Rebuild();
   ASSERT_TRUE(differing.ok()) << differing.status().ToString();
   EXPECT_EQ(*differing, 0u);
-  EXPECT_TRUE(Rows(ledger_->state()) == rows);
+  EXPECT_TRUE(testutil::ViewRows(*ledger_) == rows);
   Reopen();
-  EXPECT_TRUE(Rows(ledger_->state()) == rows);
+  EXPECT_TRUE(testutil::ViewRows(*ledger_) == rows);
 }
 
 TEST_F(LedgerTest, TamperedProjectionRowsAreFoundByAuditAndRepairedByRebuild) {
   Register(1);
   Register(2);
   Register(3);
-  const auto rows = Rows(ledger_->state());
+  const auto rows = testutil::ViewRows(*ledger_);
   Damage([&](rocksdb::DB* db, const Handles& h, const rocksdb::WriteOptions& w) {
     rocksdb::ColumnFamilyHandle* cf = h.at(internal::kCfProjections);
     ASSERT_TRUE(db->Delete(w, cf, pj::RowKeyRecipient(Uscc(1))).ok());
@@ -475,7 +468,7 @@ TEST_F(LedgerTest, TamperedProjectionRowsAreFoundByAuditAndRepairedByRebuild) {
   Result<uint64_t> differing = ledger_->Rebuild();
   ASSERT_TRUE(differing.ok()) << differing.status().ToString();
   EXPECT_EQ(*differing, 2u);
-  EXPECT_TRUE(Rows(ledger_->state()) == rows);
+  EXPECT_TRUE(testutil::ViewRows(*ledger_) == rows);
   AuditReport after = AuditOf(*ledger_);
   EXPECT_TRUE(after.IntegrityOk()) << FindingsText(after);
 }
@@ -552,23 +545,24 @@ TEST_F(LedgerTest, IdempotencyKeySurvivesReopen) {
   EXPECT_EQ(again->front().seq, first->front().seq);
   EXPECT_EQ(ledger_->size(), first->front().seq);
   // Not allocated twice.
-  EXPECT_EQ(ledger_->state().measure_years.at(pj::RowKeyMeasureYear("2", 2025)).AllocatedFen(), 12'345);
+  ASSERT_NE(ledger_->view().FindMeasureYear("2", 2025), nullptr);
+  EXPECT_EQ(ledger_->view().FindMeasureYear("2", 2025)->AllocatedFen(), 12'345);
 }
 
 // ---------------------------------------------------------------- persistence
 
 TEST_F(LedgerTest, ReopenKeepsStateRowForRowHeadAndSize) {
   AwardedAndPaid();
-  const auto rows = Rows(ledger_->state());
-  const ev::Hash head = ledger_->state().info.head_hash;
+  const auto rows = testutil::ViewRows(*ledger_);
+  const ev::Hash head = ledger_->head().head_hash;
   const uint64_t size = ledger_->size();
-  const ev::Hash state_hash = pj::StateHash(ledger_->state());
+  const ev::Hash state_hash = pj::StateHash(testutil::WholeState(*ledger_));
   ASSERT_GT(rows.size(), 40u);
   Reopen();
   EXPECT_EQ(ledger_->size(), size);
-  EXPECT_EQ(ledger_->state().info.head_hash, head);
-  EXPECT_TRUE(Rows(ledger_->state()) == rows);
-  EXPECT_EQ(pj::StateHash(ledger_->state()), state_hash);
+  EXPECT_EQ(ledger_->head().head_hash, head);
+  EXPECT_TRUE(testutil::ViewRows(*ledger_) == rows);
+  EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), state_hash);
   Result<StoredEntry> last = ledger_->Read(size);
   ASSERT_TRUE(last.ok());
   EXPECT_EQ(last->leaf_hash, head);
@@ -607,10 +601,10 @@ TEST_F(LedgerTest, ReaderOpensBesideWriterAndSeesNewEntriesAfterReopen) {
     Result<std::unique_ptr<Ledger>> reader = OpenLedger(OpenMode::kReader);
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
     EXPECT_EQ((*reader)->size(), size);
-    EXPECT_TRUE(Rows((*reader)->state()) == Rows(ledger_->state()));
+    EXPECT_TRUE(testutil::ViewRows(**reader) == testutil::ViewRows(*ledger_));
     Result<StoredEntry> head = (*reader)->Read(size);
     ASSERT_TRUE(head.ok()) << head.status().ToString();
-    EXPECT_EQ(head->leaf_hash, ledger_->state().info.head_hash);
+    EXPECT_EQ(head->leaf_hash, ledger_->head().head_hash);
     // The writer goes on while the reader is open.
     EXPECT_EQ(Register(2), size + 1);
   }
@@ -620,7 +614,7 @@ TEST_F(LedgerTest, ReaderOpensBesideWriterAndSeesNewEntriesAfterReopen) {
   Result<StoredEntry> added = (*reader)->Read(size + 1);
   ASSERT_TRUE(added.ok()) << added.status().ToString();
   EXPECT_EQ(std::get<ev::RecipientRegistered>(added->entry.body).recipient_id, Uscc(2));
-  EXPECT_TRUE(Rows((*reader)->state()) == Rows(ledger_->state()));
+  EXPECT_TRUE(testutil::ViewRows(**reader) == testutil::ViewRows(*ledger_));
   AuditReport report = AuditOf(**reader);
   EXPECT_TRUE(report.IntegrityOk()) << FindingsText(report);
 }
@@ -701,7 +695,7 @@ TEST_F(LedgerTest, BatchWhoseThirdRequestFailsLeavesLedgerByteForByteUnchanged) 
 
 TEST_F(LedgerTest, AppendEarlierThanTheHeadIsInvalidArgument) {
   Register(1);
-  const int64_t head_ms = ledger_->state().info.head_recorded_at_ms;
+  const int64_t head_ms = ledger_->head().head_recorded_at_ms;
   AppendRequest request{ev::RecipientRegistered{Uscc(2), "late", ev::RecipientKind::kEnterprise, "futian", {}}, ""};
   ExpectRefusedAndUnchanged(
       [&] {
@@ -721,7 +715,7 @@ TEST_F(LedgerTest, AppendEarlierThanTheHeadIsInvalidArgument) {
 TEST_F(LedgerTest, AppendDatedLaterThanTheClockPlusSkewIsRejectedAndLeavesLedgerUnchanged) {
   Register(1);
   // The writer's clock an hour after the head; entries may be dated up to the skew past it.
-  const int64_t clock = ledger_->state().info.head_recorded_at_ms + 3'600'000;
+  const int64_t clock = ledger_->head().head_recorded_at_ms + 3'600'000;
   AppendRequest request{
       ev::RecipientRegistered{Uscc(2), "dated ahead", ev::RecipientKind::kEnterprise, "futian", {}},
       ""};
@@ -755,7 +749,7 @@ TEST_F(LedgerTest, AppendDatedLaterThanTheClockPlusSkewIsRejectedAndLeavesLedger
 TEST_F(LedgerTest, AuditReportsEntriesDatedLaterThanTheAuditRuns) {
   Register(1);
   const uint64_t head = Register(2);
-  const int64_t head_ms = ledger_->state().info.head_recorded_at_ms;
+  const int64_t head_ms = ledger_->head().head_recorded_at_ms;
   auto audit_at = [&](std::optional<int64_t> now_ms) {
     AuditOptions options;
     options.stored = ledger_.get();
@@ -784,9 +778,9 @@ TEST_F(LedgerTest, LargestEntryTheReaderTakesIsWrittenOneByteMoreIsRefused) {
   // What Append will encode: this ledger, the next seq and head, the clerk's key.
   auto entry_with_name = [&](uint32_t n, uint64_t seq, size_t name_bytes) {
     ev::Entry e;
-    e.ledger_id = ledger_->state().info.ledger_id;
+    e.ledger_id = ledger_->head().ledger_id;
     e.seq = seq;
-    e.prev_hash = ledger_->state().info.head_hash;
+    e.prev_hash = ledger_->head().head_hash;
     e.recorded_at_ms = at;
     e.signer = Key("clerk:SZ-STIB").key_id();
     e.body = ev::RecipientRegistered{

@@ -311,7 +311,7 @@ class TamperTest : public testutil::LedgerFixture {
 
 TEST_F(TamperTest, IntactLedgerAuditsCleanWithTheTreeRoot) {
   const Hash stored_root = *RootAt(ledger_->tree(), size_);
-  const Hash state_hash = pj::StateHash(ledger_->state());
+  const Hash state_hash = pj::StateHash(testutil::WholeState(*ledger_));
   const std::string origin = ledger_->Origin();
   const std::string note = Note(origin, size_, stored_root, "notary");
   ASSERT_TRUE(ledger_->StoreCheckpoint(size_, note).ok());
@@ -659,7 +659,7 @@ TEST_F(TamperTest, HostileCheckpointNotesAreFindings) {
   const std::string origin = ledger_->Origin();
   const Hash root = *RootAt(ledger_->tree(), size_);
   const Hash earlier_root = *RootAt(ledger_->tree(), size_ - 5);
-  ev::LedgerId other_id = ledger_->state().info.ledger_id;
+  ev::LedgerId other_id = ledger_->head().ledger_id;
   other_id[0] = static_cast<uint8_t>(other_id[0] ^ 0xff);
   const std::string other_origin = "fundledger/" + ev::Hex(other_id);
   keys_["stranger"] = std::make_unique<ev::PrivateKey>(testutil::TestKey(251));

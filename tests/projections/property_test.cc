@@ -102,9 +102,11 @@ class PropertyTest : public LedgerFixture {
     return Pick(tracks_);
   }
 
+  // Pointers into a snapshot of the rows, valid until the next call.
   std::vector<const pj::Application*> AppsWhere(bool (*pred)(const pj::Application&)) const {
     std::vector<const pj::Application*> out;
-    for (const auto& [key, app] : ledger_->state().applications) {
+    snapshot_ = testutil::WholeState(*ledger_);
+    for (const auto& [key, app] : snapshot_.applications) {
       if (pred(app)) out.push_back(&app);
     }
     return out;
@@ -147,7 +149,7 @@ class PropertyTest : public LedgerFixture {
   }
 
   Op Submit() {
-    const pj::LedgerState& s = ledger_->state();
+    const pj::LedgerState s = testutil::WholeState(*ledger_);
     if (s.recipients.empty()) return Register();
     const auto& [m, t] = PickTrack();
     // Prefer a recipient of an eligible kind.
@@ -222,7 +224,7 @@ class PropertyTest : public LedgerFixture {
     }
     const pj::Application* app = Pick(apps);
     const ev::Measure* m = ShenzhenPolicy().FindMeasure(app->submitted.measure);
-    auto limit = pj::MaxAward(ledger_->state(), app->submitted.application_id, clock_ms_ + 60'000);
+    auto limit = pj::MaxAward(ledger_->view(), app->submitted.application_id, clock_ms_ + 60'000);
     int64_t max = limit.ok() ? limit->max_fen : 0;
     if (max == 0 && Chance(60)) return Allocate();
     int64_t amount = 0;
@@ -315,11 +317,11 @@ class PropertyTest : public LedgerFixture {
   // Runs `count` operations; checks each refusal leaves the ledger untouched, and records the
   // state hash after each accepted append and every accepted allocation.
   void Run(int count, bool allow_batches) {
-    hash_after_[ledger_->size()] = pj::StateHash(ledger_->state());
+    hash_after_[ledger_->size()] = pj::StateHash(testutil::WholeState(*ledger_));
     for (int i = 0; i < count; ++i) {
       Op op = Generate(allow_batches);
       SCOPED_TRACE("operation " + std::to_string(i) + " (" + op.label + ")");
-      const pj::Hash before = pj::StateHash(ledger_->state());
+      const pj::Hash before = pj::StateHash(testutil::WholeState(*ledger_));
       const uint64_t size = ledger_->size();
       clock_ms_ += 60'000;
       auto result = ledger_->Append(Key(op.signer), op.requests, clock_ms_, FixedClockMs());
@@ -327,14 +329,14 @@ class PropertyTest : public LedgerFixture {
         ASSERT_NE(result.status().code(), StatusCode::kIOError) << result.status().ToString();
         ASSERT_NE(result.status().code(), StatusCode::kCorruption) << result.status().ToString();
         EXPECT_EQ(ledger_->size(), size) << "refused but the ledger grew: " << result.status().ToString();
-        EXPECT_EQ(pj::StateHash(ledger_->state()), before) << "refused but the state changed: " << result.status().ToString();
+        EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), before) << "refused but the state changed: " << result.status().ToString();
         ++refused_[result.status().IsRejected() ? result.status().rule() : "invalid-argument"];
         if (op.requests.size() > 1) ++refused_["(whole batches)"];
         continue;
       }
       ASSERT_EQ(result->size(), op.requests.size());
       EXPECT_EQ(ledger_->size(), size + op.requests.size());
-      hash_after_[ledger_->size()] = pj::StateHash(ledger_->state());
+      hash_after_[ledger_->size()] = pj::StateHash(testutil::WholeState(*ledger_));
       ++accepted_[op.label];
       for (const ledger::AppendRequest& r : op.requests) {
         if (const auto* b = std::get_if<ev::BudgetAllocated>(&r.body)) {
@@ -350,7 +352,8 @@ class PropertyTest : public LedgerFixture {
     out += "; refused:";
     for (const auto& [rule, n] : refused_) out += " " + rule + "=" + std::to_string(n);
     int co_funded = 0, co_revoked = 0;
-    for (const auto& [key, app] : ledger_->state().applications) {
+    const pj::LedgerState whole = testutil::WholeState(*ledger_);
+    for (const auto& [key, app] : whole.applications) {
       const ev::Measure* m = ShenzhenPolicy().FindMeasure(app.submitted.measure);
       if (m == nullptr || !m->co_funded || app.granted_fen == 0) continue;
       ++co_funded;
@@ -362,7 +365,7 @@ class PropertyTest : public LedgerFixture {
 
   // Every cap, pool and payout rule, recomputed from the applications of the final state.
   void CheckInvariants() {
-    const pj::LedgerState& s = ledger_->state();
+    const pj::LedgerState s = testutil::WholeState(*ledger_);
     const ev::Policy& policy = ShenzhenPolicy();
     std::map<std::string, int64_t> used, limit;         // cap group -> committed, cap
     std::map<std::string, pj::Totals> my_sum, rty_sum;  // recomputed aggregates
@@ -508,13 +511,13 @@ class PropertyTest : public LedgerFixture {
   }
 
   void RebuildAndReopenAgree() {
-    const pj::Hash before = pj::StateHash(ledger_->state());
+    const pj::Hash before = pj::StateHash(testutil::WholeState(*ledger_));
     Result<uint64_t> differing = ledger_->Rebuild();
     ASSERT_TRUE(differing.ok()) << differing.status().ToString();
     EXPECT_EQ(*differing, 0u) << "Rebuild() found rows differing from the stored projections";
-    EXPECT_EQ(pj::StateHash(ledger_->state()), before);
+    EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), before);
     Reopen();
-    EXPECT_EQ(pj::StateHash(ledger_->state()), before) << "the reopened ledger has another state";
+    EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), before) << "the reopened ledger has another state";
   }
 
   std::mt19937_64 rng_;
@@ -522,6 +525,7 @@ class PropertyTest : public LedgerFixture {
   std::map<std::string, std::map<std::string, int64_t>> allocated_;  // measure-year row key -> source -> fen
   std::map<uint64_t, pj::Hash> hash_after_;                            // seq -> StateHash after it
   std::map<std::string, int> accepted_, refused_;
+  mutable pj::LedgerState snapshot_;  // AppsWhere's rows
   int next_app_ = 0;
   int reference_ = 0;
 };
@@ -578,7 +582,7 @@ TEST_F(PropertyTest, EveryPrefixFoldsToTheStateTheLedgerHadAfterIt) {
   }
   EXPECT_EQ(compared, hash_after_.size());
   EXPECT_GE(compared, 40u) << Summary();
-  EXPECT_EQ(hash_after_.rbegin()->second, pj::StateHash(ledger_->state()));
+  EXPECT_EQ(hash_after_.rbegin()->second, pj::StateHash(testutil::WholeState(*ledger_)));
 }
 
 }  // namespace

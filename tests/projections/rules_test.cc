@@ -118,7 +118,7 @@ class RulesTest : public LedgerFixture {
  protected:
   // The time the next append will be recorded at (the fixture's clock moves a minute per append).
   int64_t NextAt() const { return clock_ms_ + 60'000; }
-  pj::Hash Hash() const { return pj::StateHash(ledger_->state()); }
+  pj::Hash Hash() const { return pj::StateHash(testutil::WholeState(*ledger_)); }
 
   Status Do(const std::string& signer, ev::Body body, int64_t at_ms = 0) {
     Result<uint64_t> seq = Append(signer, std::move(body), at_ms);
@@ -188,7 +188,7 @@ class RulesTest : public LedgerFixture {
   }
 
   const pj::Application& Application(const std::string& id) const {
-    const pj::Application* app = ledger_->state().FindApplication(id);
+    const pj::Application* app = ledger_->view().FindApplication(id);
     LEDGER_CHECK(app != nullptr) << "no application " << id;
     return *app;
   }
@@ -206,7 +206,7 @@ class RulesTest : public LedgerFixture {
   std::string ReviewerOf(const std::string& id) const { return Reviewer(Application(id).submitted.measure); }
   [[nodiscard]] bool Grant(const std::string& id, int64_t amount) { return Ok(ReviewerOf(id), Award(id, amount)); }
 
-  Result<pj::AwardLimit> Limit(const std::string& id) const { return pj::MaxAward(ledger_->state(), id, NextAt()); }
+  Result<pj::AwardLimit> Limit(const std::string& id) const { return pj::MaxAward(ledger_->view(), id, NextAt()); }
 
   // The limit as (max, rule), whether MaxAward reports "nothing possible" as a zero limit or as a
   // refusal (projections.h allows the latter for an exhausted pool).
@@ -216,10 +216,9 @@ class RulesTest : public LedgerFixture {
     return {limit->max_fen, limit->binding_rule};
   }
 
-  const pj::MeasureYear& MeasureYearRow(const std::string& measure, uint16_t year) const {
-    static const pj::MeasureYear kEmpty;
-    auto it = ledger_->state().measure_years.find(pj::RowKeyMeasureYear(measure, year));
-    return it == ledger_->state().measure_years.end() ? kEmpty : it->second;
+  pj::MeasureYear MeasureYearRow(const std::string& measure, uint16_t year) const {
+    const pj::MeasureYear* row = ledger_->view().FindMeasureYear(measure, year);
+    return row == nullptr ? pj::MeasureYear{} : *row;
   }
 
   // Registers an extra key (signed by the admin) and makes it available as Key(name).
@@ -298,9 +297,10 @@ TEST_F(RulesTest, EveryTrackAwardsExactlyItsLimitAndRefusesOneFenMore) {
         EXPECT_EQ(app.granted_fen, limit->max_fen);
         EXPECT_EQ(app.city_fen, city);
         EXPECT_EQ(app.district_fen, district);
-        auto rty = ledger_->state().recipient_years.find(pj::RowKeyRecipientYear(recipient, m.id, t.id, kYear));
-        ASSERT_NE(rty, ledger_->state().recipient_years.end());
-        EXPECT_EQ(rty->second.totals.CommittedFen(), limit->max_fen);
+        const pj::RecipientTrackYear* rty =
+            ledger_->view().FindRecipientYear(recipient, m.id, t.id, kYear);
+        ASSERT_NE(rty, nullptr);
+        EXPECT_EQ(rty->totals.CommittedFen(), limit->max_fen);
       }
     }
   }
@@ -859,7 +859,7 @@ TEST_F(RulesTest, OnlyTheResponsibleUnitDecidesAndAwards) {
 
 TEST_F(RulesTest, ReviewerWhoIsTheSubmittingClerkCannotApproveOrAward) {
   ASSERT_TRUE(Fund("2", kYear, 10'000'000 * kYuan));
-  const std::string clerk_holder = ledger_->state().FindKey(Key("clerk:SZ-STIB").key_id())->holder;
+  const std::string clerk_holder = ledger_->view().FindKey(Key("clerk:SZ-STIB").key_id())->holder;
   ASSERT_TRUE(AddKey("self-reviewer", 201, ev::Role::kReviewer, "SZ-STIB", clerk_holder));
   std::string firm = NewRecipient(ev::RecipientKind::kEnterprise);
   ASSERT_TRUE(Submit(App("sod", firm, "2", "standard", 1'000'000 * kYuan)));
@@ -872,7 +872,7 @@ TEST_F(RulesTest, ReviewerWhoIsTheSubmittingClerkCannotApproveOrAward) {
 
 TEST_F(RulesTest, TreasurerWhoIsTheAwardingReviewerCannotPay) {
   ASSERT_TRUE(Fund("2", kYear, 10'000'000 * kYuan));
-  const std::string reviewer_holder = ledger_->state().FindKey(Key("reviewer:SZ-STIB").key_id())->holder;
+  const std::string reviewer_holder = ledger_->view().FindKey(Key("reviewer:SZ-STIB").key_id())->holder;
   ASSERT_TRUE(AddKey("self-treasurer", 202, ev::Role::kTreasurer, "SZ-FIN", reviewer_holder));
   std::string firm = NewRecipient(ev::RecipientKind::kEnterprise);
   ASSERT_TRUE(SubmitApprove(App("pay", firm, "2", "standard", 1'000'000 * kYuan)));

@@ -215,4 +215,23 @@ void LedgerFixture::Reopen() {
   ledger_ = std::move(*ledger);
 }
 
+projections::LedgerState WholeState(const ledger::Ledger& ledger) {
+  auto rows = ledger.Rows({""});
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  return rows.ok() ? std::move(*rows) : projections::LedgerState{};
+}
+
+std::map<std::string, std::string> ViewRows(const ledger::Ledger& ledger) {
+  projections::LedgerState whole = WholeState(ledger);
+  projections::LedgerState view = ledger.Draft();
+  std::vector<std::string> keys = projections::AllRowKeys(whole);
+  for (const std::string& key : projections::AllRowKeys(view)) keys.push_back(key);
+  std::map<std::string, std::string> rows;
+  for (const std::string& key : keys) {
+    rows[key] = projections::EncodeRow(view, key).value_or("(absent)");
+  }
+  EXPECT_TRUE(view.ReadStatus().ok()) << view.ReadStatus().ToString();
+  return rows;
+}
+
 }  // namespace fundledger::testutil

@@ -31,6 +31,13 @@ class TempDir {
   std::string path_;
 };
 
+// Every projection row of `ledger`, read whole from its store.
+projections::LedgerState WholeState(const ledger::Ledger& ledger);
+// Every row as the ledger's own view answers it (its rows in memory first, then the store), by
+// key, over the keys of both: a refused batch that left a row changed in memory shows here
+// even though the store is unchanged.
+std::map<std::string, std::string> ViewRows(const ledger::Ledger& ledger);
+
 // schemas/policies/shenzhen-ai-pioneer-2024.json, parsed (aborts the test if it does not).
 const events::Policy& ShenzhenPolicy();
 std::string SourcePath(const std::string& relative);  // FUNDLEDGER_SOURCE_DIR + "/" + relative

@@ -139,7 +139,7 @@ class CliTest : public ::testing::Test {
     Result<std::unique_ptr<ledger::Ledger>> reader = ledger::Ledger::Open(ledger_, ledger::OpenMode::kReader);
     EXPECT_TRUE(reader.ok()) << reader.status().ToString();
     if (!reader.ok()) return {0, ""};
-    return {(*reader)->size(), ev::Hex((*reader)->state().info.head_hash)};
+    return {(*reader)->size(), ev::Hex((*reader)->head().head_hash)};
   }
 
   // Entries as `log --json` prints them.

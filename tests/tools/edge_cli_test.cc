@@ -119,7 +119,7 @@ class EdgeCliTest : public ::testing::Test {
     auto reader = ledger::Ledger::Open(Path("ledger"), ledger::OpenMode::kReader);
     EXPECT_TRUE(reader.ok()) << reader.status().ToString();
     if (!reader.ok()) return {0, ""};
-    return {(*reader)->size(), ev::Hex((*reader)->state().info.head_hash)};
+    return {(*reader)->size(), ev::Hex((*reader)->head().head_hash)};
   }
 
   static testutil::TempDir* template_;

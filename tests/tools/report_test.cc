@@ -325,7 +325,7 @@ TEST_F(ReportTest, AnnualTopRecipientsCapChecksCorrectionsAndIntegrity) {
   std::map<std::string, std::string> integrity(r.integrity.begin(), r.integrity.end());
   EXPECT_EQ(integrity["Tree size"], std::to_string(ledger_->size()));
   EXPECT_EQ(integrity["Root hash"], ev::Hex(*root));
-  EXPECT_EQ(integrity["State hash"], ev::Hex(pj::StateHash(ledger_->state())));
+  EXPECT_EQ(integrity["State hash"], ev::Hex(pj::StateHash(testutil::WholeState(*ledger_))));
   EXPECT_EQ(integrity["Checkpoint"], "none");
 }
 
@@ -562,7 +562,8 @@ TEST_F(ReportTest, CofundedRevocationReleasesEachSourceAsTheProjectionsDo) {
   On("2025-07-02T09:00:00", "reviewer:SZ-MIIT",
      ev::AwardRevoked{"M-1", 10'000'001, "scope reduced"});
   std::vector<Report> reports = Build({"execution", "cofunding"});
-  const pj::MeasureYear& my = ledger_->state().measure_years.at(pj::RowKeyMeasureYear("10", 2025));
+  ASSERT_NE(ledger_->view().FindMeasureYear("10", 2025), nullptr);
+  const pj::MeasureYear my = *ledger_->view().FindMeasureYear("10", 2025);
   const Table& t = reports[0].tables.at(0);
   std::map<std::string, int64_t> committed;
   for (const Row& row : t.rows) {

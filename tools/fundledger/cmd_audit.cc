@@ -100,7 +100,7 @@ Status Attest(const Context& ctx, const AuditArgs& args, ledger::Ledger* writer,
   LEDGER_ASSIGN_OR_RETURN(int64_t now, ctx.Now());
   ev::AuditAttested body{report.entries, report.root, report.state_hash, ev::Sha256(report.FindingsText()),
                          static_cast<uint32_t>(report.findings.size())};
-  ledger::AppendRequest request{body, ctx.idempotency_key};
+  ledger::AppendRequest request{body, ctx.idempotency_key, {}};
   LEDGER_ASSIGN_OR_RETURN(auto results,
                           writer->Append(key, std::span(&request, 1), now, SystemClockMs()));
   if (!ctx.json) std::cout << "attested as entry " << results.front().seq << "\n";
@@ -156,7 +156,7 @@ Status CheckpointCommand(const Context& ctx, const std::string& out) {
   if (!out.empty()) LEDGER_RETURN_IF_ERROR(CheckOutputFile(out, ctx.force));
   LEDGER_ASSIGN_OR_RETURN(ev::PrivateKey key, ctx.SigningKey());
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenWriter());
-  const pj::KeyInfo* info = ledger->state().FindKey(key.key_id());
+  const pj::KeyInfo* info = ledger->view().FindKey(key.key_id());
   if (info == nullptr || info->role != ev::Role::kNotary) {
     return Status::Rejected("role", "a checkpoint is signed by a registered notary key");
   }

@@ -26,9 +26,9 @@ Status Init(const Context& ctx, const std::string& authority_file, const std::st
   created.authority_holder = holder;
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Create(dir, authority, created, now));
   if (ctx.json) {
-    PrintJson({{"ledgerId", ev::Hex(ledger->state().info.ledger_id)}, {"origin", ledger->Origin()}, {"seq", 1}});
+    PrintJson({{"ledgerId", ev::Hex(ledger->head().ledger_id)}, {"origin", ledger->Origin()}, {"seq", 1}});
   } else {
-    std::cout << "created ledger '" << name << "' at " << dir << "\nledger id " << ev::Hex(ledger->state().info.ledger_id)
+    std::cout << "created ledger '" << name << "' at " << dir << "\nledger id " << ev::Hex(ledger->head().ledger_id)
               << "\n";
   }
   return Status::Ok();
@@ -71,8 +71,9 @@ Status KeyRevoke(const Context& ctx, const std::string& key_id_hex, const std::s
 
 Status KeyList(const Context& ctx) {
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenReader());
-  for (const auto& [row, k] : ledger->state().keys) {
-    std::string id = row.substr(4);
+  for (const projections::KeyInfo* info : ledger->view().AllKeys()) {
+    const projections::KeyInfo& k = *info;
+    std::string id = ev::Hex(ev::KeyIdOf(k.public_key));
     std::string status = k.revoked_seq ? "revoked" : "active";
     if (ctx.json) {
       PrintJson({{"keyId", id}, {"publicKey", ev::Hex(k.public_key)}, {"role", ev::RoleName(k.role)}, {"unit", k.unit},
@@ -183,7 +184,7 @@ Status Log(const Context& ctx, const LogFilter& f) {
     if (ctx.json) {
       PrintJson(EntryJson(stored));
     } else {
-      std::cout << EntryLine(stored, ledger->state()) << "\n";
+      std::cout << EntryLine(stored, ledger->view()) << "\n";
     }
     if (f.limit != 0 && ++shown >= f.limit) break;
   }
@@ -197,7 +198,7 @@ Status Show(const Context& ctx, uint64_t seq) {
   if (ctx.json) {
     PrintJson(j);
   } else {
-    std::cout << EntryLine(stored, ledger->state()) << "\n" << j.dump(2) << "\n";
+    std::cout << EntryLine(stored, ledger->view()) << "\n" << j.dump(2) << "\n";
   }
   return Status::Ok();
 }

@@ -34,7 +34,7 @@ Result<int64_t> AsOfMs(const Context& ctx, const std::string& as_of) {
 Status PolicyShow(const Context& ctx, const std::string& as_of) {
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenReader());
   LEDGER_ASSIGN_OR_RETURN(int64_t at, AsOfMs(ctx, as_of));
-  const pj::PolicyVersion* version = ledger->state().PolicyAt(at);
+  const pj::PolicyVersion* version = ledger->view().PolicyAt(at);
   if (version == nullptr) return Status::NotFound("no policy in force on " + ev::ShanghaiDate(at));
   if (ctx.json) {
     PrintJson({{"seq", version->seq}, {"effectiveFrom", version->effective_from}, {"policy", ev::PolicyToJson(version->policy)}});
@@ -129,25 +129,20 @@ Status Apply(const Context& ctx, const ApplyArgs& a) {
     if (!digest) return Status::InvalidArgument("--evidence takes a SHA-256 digest in hex, got '" + hex + "'");
     body.evidence.push_back(*digest);
   }
-  // Fill in the track and basis kind from the policy in force, so a clerk need not repeat them.
-  LEDGER_ASSIGN_OR_RETURN(int64_t now, ctx.Now());
-  {
-    LEDGER_ASSIGN_OR_RETURN(auto reader, ctx.OpenReader());
-    const pj::PolicyVersion* version = reader->state().PolicyAt(now);
-    const ev::Measure* m = version ? version->policy.FindMeasure(a.measure) : nullptr;
-    body.track = a.track;
-    if (body.track.empty() && m != nullptr && m->tracks.size() == 1) body.track = m->tracks[0].id;
-    if (body.track.empty()) return Status::InvalidArgument("--track is required (measure " + a.measure + " has several tracks or is unknown)");
-    const ev::Track* t = m ? m->FindTrack(body.track) : nullptr;
-    body.basis_kind = a.basis_kind.empty() && t != nullptr ? t->basis_kind : a.basis_kind;
-  }
-  return ctx.AppendOne(body);
+  // The writer fills in the track (a measure's only one) and its basis kind from the policy in
+  // force, so a clerk need not repeat them.
+  body.track = a.track;
+  body.basis_kind = a.basis_kind;
+  pj::Defaults defaults;
+  defaults.apply_track = body.track.empty() || body.basis_kind.empty();
+  return ctx.AppendOne(body, defaults);
 }
 
 Status Quote(const Context& ctx, const std::string& id, bool print) {
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenReader());
   LEDGER_ASSIGN_OR_RETURN(int64_t now, ctx.Now());
-  LEDGER_ASSIGN_OR_RETURN(pj::AwardLimit limit, pj::MaxAward(ledger->state(), id, now));
+  LEDGER_ASSIGN_OR_RETURN(pj::AwardLimit limit, pj::MaxAward(ledger->view(), id, now));
+  LEDGER_RETURN_IF_ERROR(ledger->view().ReadStatus());
   if (!print) return Status::Ok();
   if (ctx.json) {
     PrintJson({{"application", id}, {"maxFen", limit.max_fen}, {"cityFen", limit.city_fen}, {"districtFen", limit.district_fen},
@@ -165,42 +160,21 @@ Status Award(const Context& ctx, const std::string& id, const std::string& amoun
   if (!max) {
     LEDGER_ASSIGN_OR_RETURN(fen, ParseAmountOption("--amount", amount));
   }
-  int64_t city = 0, district = 0;
-  std::string binding;
-  {
-    LEDGER_ASSIGN_OR_RETURN(auto reader, ctx.OpenReader());
-    LEDGER_ASSIGN_OR_RETURN(int64_t now, ctx.Now());
-    const pj::Application* app = reader->state().FindApplication(id);
-    if (app == nullptr) return Status::Rejected("application.unknown", "application '" + id + "' does not exist");
-    if (max) {
-      LEDGER_ASSIGN_OR_RETURN(pj::AwardLimit limit, pj::MaxAward(reader->state(), id, now));
-      if (limit.max_fen <= 0) return Status::Rejected(limit.binding_rule, limit.explanation + "; nothing can be awarded");
-      fen = limit.max_fen;
-      binding = limit.binding_rule + ": " + limit.explanation;
-    }
-    const pj::PolicyVersion* version = reader->state().PolicyAt(now);
-    const ev::Measure* m = version ? version->policy.FindMeasure(app->submitted.measure) : nullptr;
-    if (m != nullptr) {
-      pj::SplitAward(*m, fen, &city, &district);
-    } else {
-      city = fen;
-    }
-  }
-  if (!binding.empty() && !ctx.json) std::cout << "awarding the maximum, " << ev::FormatYuan(fen) << " yuan; binding " << binding << "\n";
-  return ctx.AppendOne(ev::AwardGranted{id, fen, city, district, justification});
+  // The maximum and the city/district split are decided by the writer, on the state it holds.
+  pj::Defaults defaults;
+  defaults.award_max = max;
+  defaults.award_split = true;
+  return ctx.AppendOne(ev::AwardGranted{id, fen, 0, 0, justification}, defaults);
 }
 
 Status Revoke(const Context& ctx, const std::string& id, const std::string& amount, const std::string& reason) {
   int64_t fen = 0;
-  if (amount.empty()) {
-    LEDGER_ASSIGN_OR_RETURN(auto reader, ctx.OpenReader());
-    const pj::Application* app = reader->state().FindApplication(id);
-    if (app == nullptr) return Status::Rejected("application.unknown", "application '" + id + "' does not exist");
-    fen = app->UnpaidFen();  // default: all that is not yet paid
-  } else {
+  pj::Defaults defaults;
+  defaults.revoke_unpaid = amount.empty();  // default: all that is not yet paid
+  if (!amount.empty()) {
     LEDGER_ASSIGN_OR_RETURN(fen, ParseAmountOption("--amount", amount));
   }
-  return ctx.AppendOne(ev::AwardRevoked{id, fen, reason});
+  return ctx.AppendOne(ev::AwardRevoked{id, fen, reason}, defaults);
 }
 
 Status Pay(const Context& ctx, const std::string& id, const std::string& amount, const std::string& reference) {

@@ -41,27 +41,60 @@ Result<uint64_t> ResolveAsOf(const ledger::Ledger& ledger, const std::string& as
   return lo;
 }
 
-// The state to answer from: the live projections, or the rows under `prefixes` as of --as-of.
+// The rows to answer from, whole: those under `prefixes` at the head (the projections), or as
+// of --as-of (the row history: one seek per row). Never every row of the ledger.
 struct View {
   std::unique_ptr<ledger::Ledger> ledger;
-  pj::LedgerState as_of_state;
+  pj::LedgerState rows;
   uint64_t seq = 0;
   bool historical = false;
-  const pj::LedgerState& state() const { return historical ? as_of_state : ledger->state(); }
+  const pj::LedgerState& state() const { return rows; }
 };
 
-Result<View> OpenView(const Context& ctx, const std::string& as_of, const std::vector<std::string>& prefixes) {
+Status LoadRows(View* view, const std::vector<std::string>& prefixes) {
+  std::vector<std::string> all = prefixes;
+  all.push_back("head");
+  all.push_back("policy/");
+  view->historical = view->seq < view->ledger->size();
+  if (view->historical) {
+    LEDGER_ASSIGN_OR_RETURN(view->rows, view->ledger->StateAsOf(view->seq, all));
+  } else {
+    LEDGER_ASSIGN_OR_RETURN(view->rows, view->ledger->Rows(all));
+  }
+  return Status::Ok();
+}
+
+// A reader at --as-of (the head if none) without rows yet.
+Result<View> OpenAt(const Context& ctx, const std::string& as_of) {
   View view;
   LEDGER_ASSIGN_OR_RETURN(view.ledger, ctx.OpenReader());
   LEDGER_ASSIGN_OR_RETURN(view.seq, ResolveAsOf(*view.ledger, as_of));
-  if (view.seq < view.ledger->size()) {
-    std::vector<std::string> all = prefixes;
-    all.push_back("head");
-    all.push_back("policy/");
-    LEDGER_ASSIGN_OR_RETURN(view.as_of_state, view.ledger->StateAsOf(view.seq, all));
-    view.historical = true;
-  }
   return view;
+}
+
+Result<View> OpenView(const Context& ctx, const std::string& as_of,
+                      const std::vector<std::string>& prefixes) {
+  LEDGER_ASSIGN_OR_RETURN(View view, OpenAt(ctx, as_of));
+  LEDGER_RETURN_IF_ERROR(LoadRows(&view, prefixes));
+  return view;
+}
+
+// The applications of recipient `uscc` submitted at or before entry `until`, from the
+// recipient's index (not a walk over every application).
+Result<std::vector<std::string>> RecipientApplications(const ledger::Ledger& ledger,
+                                                       const std::string& uscc, uint64_t until) {
+  std::vector<std::string> ids;
+  LEDGER_ASSIGN_OR_RETURN(std::vector<uint64_t> seqs, ledger.IndexSeqs("recipient/" + uscc));
+  for (uint64_t seq : seqs) {
+    if (seq > until) break;
+    LEDGER_ASSIGN_OR_RETURN(events::Bytes raw, ledger.ReadRaw(seq));
+    LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry stored, ledger::SplitStoredValue(raw));
+    const auto* submitted = std::get_if<ev::ApplicationSubmitted>(&stored.entry.body);
+    if (submitted != nullptr && submitted->recipient_id == uscc) {
+      ids.push_back(submitted->application_id);
+    }
+  }
+  return ids;
 }
 
 json TotalsJson(const pj::Totals& t) {
@@ -175,7 +208,13 @@ Status QueryApplication(const Context& ctx, const std::string& id, const std::st
 }
 
 Status QueryRecipient(const Context& ctx, const std::string& uscc, const std::string& as_of) {
-  LEDGER_ASSIGN_OR_RETURN(View view, OpenView(ctx, as_of, {pj::RowKeyRecipient(uscc), "rty/" + uscc + "/", "app/"}));
+  LEDGER_ASSIGN_OR_RETURN(View view, OpenAt(ctx, as_of));
+  // Which applications are the recipient's: its index, read before the rows.
+  LEDGER_ASSIGN_OR_RETURN(std::vector<std::string> app_ids,
+                          RecipientApplications(*view.ledger, uscc, view.seq));
+  std::vector<std::string> prefixes = {pj::RowKeyRecipient(uscc), "rty/" + uscc + "/"};
+  for (const std::string& id : app_ids) prefixes.push_back(pj::RowKeyApplication(id));
+  LEDGER_RETURN_IF_ERROR(LoadRows(&view, prefixes));
   const pj::LedgerState& s = view.state();
   const pj::Recipient* r = s.FindRecipient(uscc);
   if (r == nullptr) return Status::NotFound("recipient " + uscc + " is not registered");
@@ -196,8 +235,9 @@ Status QueryRecipient(const Context& ctx, const std::string& uscc, const std::st
     total.reversed_fen += it->second.totals.reversed_fen;
   }
   json apps = json::array();
-  for (const auto& [key, app] : s.applications) {
-    if (app.submitted.recipient_id == uscc) apps.push_back(ApplicationJson(app));
+  for (const std::string& id : app_ids) {
+    const pj::Application* app = s.FindApplication(id);
+    if (app != nullptr && app->submitted.recipient_id == uscc) apps.push_back(ApplicationJson(*app));
   }
   if (ctx.json) {
     json j = {{"recipient", uscc}, {"name", r->info.name}, {"kind", ev::RecipientKindName(r->info.kind)},
@@ -250,7 +290,7 @@ Status History(const Context& ctx, const std::string& recipient, const std::stri
   for (uint64_t seq : seqs) {
     if (seq > until) break;
     LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry stored, ledger->Read(seq));
-    if (ctx.json) PrintJson(EntryJson(stored)); else std::cout << EntryLine(stored, ledger->state()) << "\n";
+    if (ctx.json) PrintJson(EntryJson(stored)); else std::cout << EntryLine(stored, ledger->view()) << "\n";
   }
   return Status::Ok();
 }

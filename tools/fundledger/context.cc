@@ -35,7 +35,7 @@ Result<std::unique_ptr<ledger::Ledger>> Context::OpenWriter() const {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, LedgerDir());
   spdlog::info("opening {} as the writer", dir);
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Open(dir, ledger::OpenMode::kWriter));
-  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(), ev::Hex(ledger->state().info.head_hash));
+  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(), ev::Hex(ledger->head().head_hash));
   return ledger;
 }
 
@@ -43,7 +43,7 @@ Result<std::unique_ptr<ledger::Ledger>> Context::OpenReader() const {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, LedgerDir());
   spdlog::info("opening {} as a reader (RocksDB secondary)", dir);
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Open(dir, ledger::OpenMode::kReader));
-  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(), ev::Hex(ledger->state().info.head_hash));
+  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(), ev::Hex(ledger->head().head_hash));
   return ledger;
 }
 
@@ -173,19 +173,22 @@ Result<int64_t> Context::Now() const {
   return parsed;
 }
 
-Status Context::AppendOne(ev::Body body) const {
+Status Context::AppendOne(ev::Body body, const projections::Defaults& defaults) const {
   LEDGER_ASSIGN_OR_RETURN(ev::PrivateKey key, SigningKey());
   LEDGER_ASSIGN_OR_RETURN(int64_t now, Now());
   LEDGER_ASSIGN_OR_RETURN(auto ledger, OpenWriter());
   std::string kind = ev::KindName(body);
   spdlog::info("signing {} with key {} at {}", kind, ev::Hex(key.key_id()).substr(0, 16), ev::FormatInstant(now));
-  ledger::AppendRequest request{std::move(body), idempotency_key};
+  ledger::AppendRequest request{std::move(body), idempotency_key, defaults};
   LEDGER_ASSIGN_OR_RETURN(auto results,
                           ledger->Append(key, std::span(&request, 1), now, SystemClockMs()));
   const ledger::AppendResult& r = results.front();
   if (json) {
-    PrintJson({{"seq", r.seq}, {"kind", kind}, {"replayed", r.replayed}});
+    nlohmann::json out = {{"seq", r.seq}, {"kind", kind}, {"replayed", r.replayed}};
+    if (!r.note.empty()) out["decided"] = r.note;
+    PrintJson(out);
   } else {
+    if (!r.note.empty()) std::cout << r.note << "\n";
     std::cout << (r.replayed ? "already recorded as entry " : "recorded ") << kind << " as entry " << r.seq << "\n";
   }
   return Status::Ok();
@@ -219,7 +222,7 @@ Result<int64_t> ParseAmountOption(const char* option, const std::string& text) {
 // The same object as an export line, so `log --json`, `show --json` and exports never drift.
 json EntryJson(const ledger::StoredEntry& s) { return json::parse(ledger::ExportJsonLine(s)); }
 
-std::string EntryLine(const ledger::StoredEntry& s, const projections::LedgerState& state) {
+std::string EntryLine(const ledger::StoredEntry& s, const projections::StateView& state) {
   const ev::Entry& e = s.entry;
   std::string who = ev::Hex(e.signer).substr(0, 8);
   if (const auto* key = state.FindKey(e.signer)) who = key->holder + " (" + key->unit + ")";

@@ -37,8 +37,9 @@ struct Context {
   // recordedAt for a write: --at, else FUNDLEDGER_NOW, else the system clock. A malformed
   // time is kInvalidArgument naming --at or FUNDLEDGER_NOW.
   Result<int64_t> Now() const;
-  // Appends one body signed with --key, prints "seq N" (or JSON), returns the status.
-  Status AppendOne(events::Body body) const;
+  // Appends one body signed with --key, leaving to the writer what `defaults` names
+  // (projections::Resolve); prints what it decided and "recorded … as entry N" (or JSON).
+  Status AppendOne(events::Body body, const projections::Defaults& defaults = {}) const;
 };
 
 // The machine's clock in UTC ms, never --at or FUNDLEDGER_NOW: what a write's recordedAt may
@@ -79,7 +80,7 @@ Result<int64_t> ParseAmountOption(const char* option, const std::string& text);
 // entry (base64 canonical bytes), signature (base64), leafHash (hex), body, and more.
 nlohmann::json EntryJson(const ledger::StoredEntry& stored);
 // One human line for an entry: "   42  2025-03-01 09:30  AwardGranted  A-2025-001 500,000.00".
-std::string EntryLine(const ledger::StoredEntry& stored, const projections::LedgerState& state);
+std::string EntryLine(const ledger::StoredEntry& stored, const projections::StateView& state);
 
 // Prints a JSON value on one line to stdout.
 void PrintJson(const nlohmann::json& value);

@@ -279,9 +279,9 @@ class Simulator {
     // award (60% of the track's cap), about 15% oversubscribed.
     std::vector<std::pair<const ev::Measure*, const ev::Track*>> plan;
     for (const ev::Measure& m : policy_.measures) {
-      auto it = ledger_->state().measure_years.find(pj::RowKeyMeasureYear(m.id, static_cast<uint16_t>(year)));
-      if (it == ledger_->state().measure_years.end() || m.tracks.empty()) continue;
-      int64_t share = it->second.AllocatedFen() / static_cast<int64_t>(m.tracks.size());
+      const pj::MeasureYear* my = ledger_->view().FindMeasureYear(m.id, static_cast<uint16_t>(year));
+      if (my == nullptr || m.tracks.empty()) continue;
+      int64_t share = my->AllocatedFen() / static_cast<int64_t>(m.tracks.size());
       for (const ev::Track& t : m.tracks) {
         int64_t typical = std::max<int64_t>(SmallestCap(t) / 10 * 6, 1);
         int64_t n = share / typical * 115 / 100 + 1;
@@ -375,7 +375,7 @@ class Simulator {
         return Try(reviewer, ev::ApplicationApproved{a.body.application_id, "meets the guide's conditions"}, &a.approved);
       case Step::kAward: {
         if (!a.approved) return Status::Ok();
-        auto limit = pj::MaxAward(ledger_->state(), a.body.application_id, clock_ms_);
+        auto limit = pj::MaxAward(ledger_->view(), a.body.application_id, clock_ms_);
         if (!limit.ok()) return Tally(limit.status());
         if (limit->max_fen <= 0) return Tally(Status::Rejected(limit->binding_rule, limit->explanation));
         // One reviewer in thirty asks for more than the rules allow; the ledger refuses it.
@@ -395,7 +395,7 @@ class Simulator {
         return Status::Ok();
       }
       case Step::kPay: {
-        const pj::Application* app = ledger_->state().FindApplication(a.body.application_id);
+        const pj::Application* app = ledger_->view().FindApplication(a.body.application_id);
         if (!a.awarded || app == nullptr || app->UnpaidFen() <= 0) return Status::Ok();
         int64_t amount = e.part <= 1 ? app->UnpaidFen() : app->UnpaidFen() / e.part / 100 * 100;
         if (amount <= 0) amount = app->UnpaidFen();
@@ -403,12 +403,12 @@ class Simulator {
         return Try(treasurer, ev::PayoutDisbursed{a.body.application_id, amount, "SZFIN-" + std::to_string(2000000 + ++payments_)}, nullptr);
       }
       case Step::kRevoke: {
-        const pj::Application* app = ledger_->state().FindApplication(a.body.application_id);
+        const pj::Application* app = ledger_->view().FindApplication(a.body.application_id);
         if (!a.awarded || app == nullptr || app->UnpaidFen() <= 0) return Status::Ok();
         return Try(reviewer, ev::AwardRevoked{a.body.application_id, app->UnpaidFen(), "recipient withdrew the project"}, nullptr);
       }
       case Step::kReverse: {
-        const pj::Application* app = ledger_->state().FindApplication(a.body.application_id);
+        const pj::Application* app = ledger_->view().FindApplication(a.body.application_id);
         if (app == nullptr || app->NetPaidFen() <= 0) return Status::Ok();
         return Try(treasurer, ev::PayoutReversed{a.body.application_id, std::min<int64_t>(app->NetPaidFen(), 10'000'00), "bank returned the transfer"}, nullptr);
       }
@@ -434,7 +434,7 @@ class Simulator {
 
   Status Write(const std::string& signer, ev::Body body) {
     Advance(1000);
-    ledger::AppendRequest request{std::move(body), ""};
+    ledger::AppendRequest request{std::move(body), "", {}};
     auto result = ledger_->Append(Key(signer), std::span(&request, 1), clock_ms_, SystemClockMs());
     if (!result.ok()) return result.status();
     return Status::Ok();
@@ -448,7 +448,8 @@ class Simulator {
     std::string note = ledger::SignNote(ledger::CheckpointText(cp), ledger_->Origin(), Key("notary"));
     LEDGER_RETURN_IF_ERROR(ledger_->StoreCheckpoint(ledger_->size(), note));
     std::map<std::string, int64_t> statuses;
-    for (const auto& [key, app] : ledger_->state().applications) ++statuses[pj::StatusName(app)];
+    LEDGER_ASSIGN_OR_RETURN(pj::LedgerState apps, ledger_->Rows({"app/"}));
+    for (const auto& [key, app] : apps.applications) ++statuses[pj::StatusName(app)];
     uint64_t refused = 0;
     for (const auto& [rule, n] : refusals_) refused += static_cast<uint64_t>(n);
     if (ctx_.json) {

@@ -39,10 +39,8 @@ struct AppView {
 
 // The state at the report's tree size and the entries of the applications in scope.
 struct Snapshot {
-  pj::LedgerState owned;                  // the row history's state below the head
-  const pj::LedgerState* live = nullptr;  // the ledger's own state at the head; not owned
-  // Not a stored pointer to `owned`: a Snapshot is moved.
-  const pj::LedgerState& state() const { return live ? *live : owned; }
+  pj::LedgerState rows;  // every row as it stood after entry `size`, whole
+  const pj::LedgerState& state() const { return rows; }
   uint64_t size = 0;
   int64_t as_of_ms = 0;
   ev::Hash root{}, state_hash{};
@@ -67,11 +65,11 @@ Result<ev::Entry> ReadEntry(const ledger::Ledger& ledger, uint64_t seq) {
 Result<Snapshot> ReadSnapshot(const ledger::Ledger& ledger, uint64_t size) {
   Snapshot snap;
   snap.size = size;
+  // Every row as it stood after entry `size`: the state hash is over all of them.
   if (size == ledger.size()) {
-    snap.live = &ledger.state();
+    LEDGER_ASSIGN_OR_RETURN(snap.rows, ledger.Rows({""}));
   } else {
-    // Every row as it stood after entry `size`: the state hash is over all of them.
-    LEDGER_ASSIGN_OR_RETURN(snap.owned, ledger.StateAsOf(size, {""}));
+    LEDGER_ASSIGN_OR_RETURN(snap.rows, ledger.StateAsOf(size, {""}));
   }
   LEDGER_ASSIGN_OR_RETURN(ev::Entry last, ReadEntry(ledger, size));
   snap.as_of_ms = last.recorded_at_ms;
@@ -239,7 +237,7 @@ Status Builder::Init() {
     }
     apps_.push_back(std::move(view));
   }
-  const pj::LedgerInfo& info = ledger_.state().info;
+  const pj::LedgerInfo& info = ledger_.head();
   prov_.ledger_id_hex = ev::Hex(info.ledger_id);
   prov_.ledger_name = info.name;
   prov_.origin = "fundledger/" + prov_.ledger_id_hex;
@@ -1174,8 +1172,8 @@ Result<uint64_t> VerifyCheckpoint(const ledger::Ledger& ledger, const std::strin
   if (notary != nullptr) {
     add(*notary);
   } else {
-    for (const auto& [row, key] : ledger.state().keys) {
-      if (key.role == ev::Role::kNotary) add(key.public_key);
+    for (const pj::KeyInfo* key : ledger.view().AllKeys()) {
+      if (key->role == ev::Role::kNotary) add(key->public_key);
     }
   }
   if (verifiers.empty())

@@ -68,7 +68,7 @@ Result<std::string> HledgerJournal(const ledger::Ledger& ledger, uint64_t to) {
       a.measure = s->measure;
       a.year = std::to_string(s->fiscal_year);
       a.recipient = s->recipient_id;
-      const projections::Application* app = ledger.state().FindApplication(s->application_id);
+      const projections::Application* app = ledger.view().FindApplication(s->application_id);
       a.district = app ? app->district : "";
     } else if (const auto* g = std::get_if<ev::AwardGranted>(&e.body)) {
       AppMoney& a = apps[g->application_id];
