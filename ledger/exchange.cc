@@ -267,7 +267,9 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64
   for (const StoredEntry& s : entries) {
     Status future = pj::CheckNotInFuture(s.entry.recorded_at_ms, now_ms);
     if (!future.ok()) return future.WithPrefix("entry " + std::to_string(s.entry.seq));
-    LEDGER_RETURN_IF_ERROR(CheckNextEntry(dry, s, /*signature_checked=*/true));
+    Status checked = CheckNextEntry(dry, s, /*signature_checked=*/true);
+    if (!dry.ReadStatus().ok()) return dry.ReadStatus();  // a refusal on an unread row is unsound
+    LEDGER_RETURN_IF_ERROR(checked);
     pj::Apply(&dry, pj::EntryContext{&s.entry, s.leaf_hash});
     LEDGER_RETURN_IF_ERROR(dry.ReadStatus());
     dry.dirty.clear();

@@ -40,6 +40,9 @@ const std::vector<std::string>& ColumnFamilyNames() {
 enum Cf { kDefault, kEntries, kIndex, kProjections, kMerkle, kCheckpoints, kMeta, kHistory, kCfCount };
 // Column families a ledger does not make, opened (for audit to report) at most this many.
 constexpr size_t kUnknownFamiliesMax = 64;
+// Memtable bytes above which the writer flushes on close (see FlushIfLarge): a reader opening
+// next replays at most about this much log, a few milliseconds.
+constexpr uint64_t kFlushOnCloseBytes = 256 * 1024;
 // Records of one kind that UnaccountedRecords describes one by one, at most.
 constexpr size_t kUnaccountedListedMax = 20;
 
@@ -89,6 +92,7 @@ class RocksLedger : public Ledger {
         tree_(this), rows_(this) {}
 
   ~RocksLedger() override {
+    if (mode_ == OpenMode::kWriter) FlushIfLarge();
     for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
     db_.reset();
     if (!secondary_dir_.empty()) {
@@ -98,6 +102,21 @@ class RocksLedger : public Ledger {
   }
 
   Status LoadState();
+  // Writes the memtables out to table files if they hold more than kFlushOnCloseBytes, so
+  // that the next process to open the ledger (a reader's catch-up, the writer's recovery)
+  // replays at most that much of the write-ahead log instead of every write since the last
+  // flush. Best effort: the log stays valid either way.
+  void FlushIfLarge() {
+    uint64_t bytes = 0;
+    if (!db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &bytes) ||
+        bytes <= kFlushOnCloseBytes) {
+      return;
+    }
+    rocksdb::FlushOptions options;
+    options.wait = true;
+    std::vector<rocksdb::ColumnFamilyHandle*> known(handles_.begin(), handles_.begin() + kCfCount);
+    db_->Flush(options, known).PermitUncheckedError();
+  }
   // Writes the storage format and entry 1 (Create).
   Status Initialize(const StoredEntry& first);
   // Records the storage format and the unfinished-import mark, together (an import fills
@@ -413,7 +432,8 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
     auto prefixed = [&where](const Status& s) { return where.empty() ? s : s.WithPrefix(where); };
     // The writer decides what the caller left to it, on the state it holds.
     auto note = pj::Resolve(state_, e, requests[i].defaults, &e.body);
-    if (note.ok() && !state_.ReadStatus().ok()) note = state_.ReadStatus();
+    // A decision (or refusal) made on a row that could not be read is unsound.
+    if (!state_.ReadStatus().ok()) note = state_.ReadStatus();
     if (!note.ok()) {
       Rollback();
       return prefixed(note.status());
@@ -426,8 +446,7 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
       }
     }
     Status valid = pj::Validate(state_, e);
-    // A row that could not be read makes any decision on it unsound.
-    if (valid.ok()) valid = state_.ReadStatus();
+    if (!state_.ReadStatus().ok()) valid = state_.ReadStatus();
     if (!valid.ok()) {
       Rollback();
       return prefixed(valid);
@@ -468,7 +487,7 @@ Status RocksLedger::AppendSigned(std::span<const StoredEntry> entries, int64_t n
     Status s = pj::CheckNotInFuture(sealed.entry.recorded_at_ms, now_ms);
     if (!s.ok()) s = s.WithPrefix("entry " + std::to_string(sealed.entry.seq));
     if (s.ok()) s = CheckNextEntry(state_, sealed, signatures_verified);
-    if (s.ok()) s = state_.ReadStatus();
+    if (!state_.ReadStatus().ok()) s = state_.ReadStatus();
     if (s.ok()) s = Stage(sealed, &batch);
     if (!s.ok()) {
       Rollback();

@@ -1194,5 +1194,95 @@ TEST_F(PublishPolicyTest, MalformedPolicyIsNotPublished) {
   EXPECT_TRUE(Ok("admin", ev::PolicyPublished{p, "2025-06-01"}));
 }
 
+// ---------------------------------------------------------------- what the writer decides
+
+class ResolveTest : public CoFundingTest {
+ protected:
+  // Appends `body` signed by `signer`, leaving to the writer what `defaults` names.
+  Result<ledger::AppendResult> AppendWith(const std::string& signer, ev::Body body,
+                                          pj::Defaults defaults) {
+    clock_ms_ += 60'000;
+    ledger::AppendRequest request{std::move(body), "", defaults};
+    LEDGER_ASSIGN_OR_RETURN(auto results, ledger_->Append(Key(signer), std::span(&request, 1),
+                                                          clock_ms_, testutil::FixedClockMs()));
+    return results.front();
+  }
+  static pj::Defaults MaxAndSplit() {
+    pj::Defaults d;
+    d.award_max = true;
+    d.award_split = true;
+    return d;
+  }
+};
+
+TEST_F(ResolveTest, AwardMaxIsMaxAwardSplitAsThePolicySaysDecidedByTheWriter) {
+  std::string firm = NewRecipient(ev::RecipientKind::kEnterprise, "futian");
+  ASSERT_TRUE(SubmitApprove(App("mig", firm, "10", "migration", 1'000'000 * kYuan + 3)));
+  Result<pj::AwardLimit> limit = Limit("mig");
+  ASSERT_TRUE(limit.ok()) << limit.status().ToString();
+  auto result = AppendWith("reviewer:SZ-MIIT", ev::AwardGranted{"mig", 0, 0, 0, "scored"},
+                           MaxAndSplit());
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_NE(result->note.find(limit->binding_rule), std::string::npos) << result->note;
+  const pj::Application& app = Application("mig");
+  EXPECT_EQ(app.granted_fen, limit->max_fen);
+  EXPECT_EQ(app.city_fen, limit->city_fen);
+  EXPECT_EQ(app.district_fen, limit->district_fen);
+  EXPECT_NE(app.city_fen, 0);
+  EXPECT_NE(app.district_fen, 0);
+}
+
+TEST_F(ResolveTest, AwardMaxWithAClerkKeyIsRefusedForTheRoleNotForACap) {
+  // Nanshan has no district allocation: the maximum is nothing, a refusal of its own.
+  std::string firm = NewRecipient(ev::RecipientKind::kEnterprise, "nanshan");
+  ASSERT_TRUE(SubmitApprove(App("mig", firm, "10", "migration", 1'000'000 * kYuan)));
+  const pj::Hash before = Hash();
+  auto result = AppendWith("clerk:SZ-MIIT", ev::AwardGranted{"mig", 0, 0, 0, "scored"},
+                           MaxAndSplit());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().rule(), "role") << result.status().ToString();
+  EXPECT_EQ(Hash(), before);
+}
+
+TEST_F(ResolveTest, AwardMaxOfAnExhaustedPoolIsRefusedNamingThePool) {
+  std::string firm = NewRecipient(ev::RecipientKind::kEnterprise, "futian");
+  ASSERT_TRUE(SubmitApprove(App("mig", firm, "10", "migration", 1'000'000 * kYuan)));
+  std::string other = NewRecipient(ev::RecipientKind::kEnterprise, "nanshan");
+  // Nanshan has no district allocation: nothing can be awarded to its firm.
+  ASSERT_TRUE(SubmitApprove(App("mig-n", other, "10", "migration", 1'000'000 * kYuan)));
+  auto result = AppendWith("reviewer:SZ-MIIT", ev::AwardGranted{"mig-n", 0, 0, 0, "scored"},
+                           MaxAndSplit());
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().rule(), "pool.exhausted") << result.status().ToString();
+}
+
+TEST_F(ResolveTest, RevokeWithoutAnAmountRevokesAllThatIsUnpaid) {
+  std::string firm = NewRecipient(ev::RecipientKind::kEnterprise, "futian");
+  ASSERT_TRUE(SubmitApprove(App("mig", firm, "10", "migration", 1'000'000 * kYuan)));
+  ASSERT_TRUE(Grant("mig", 200'000 * kYuan));
+  ASSERT_TRUE(Ok("treasurer", ev::PayoutDisbursed{"mig", 50'000 * kYuan, "SZFIN-1"}));
+  pj::Defaults unpaid;
+  unpaid.revoke_unpaid = true;
+  auto result = AppendWith("reviewer:SZ-MIIT", ev::AwardRevoked{"mig", 0, "withdrawn"}, unpaid);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(Application("mig").revoked_fen, 150'000 * kYuan);
+  EXPECT_EQ(Application("mig").UnpaidFen(), 0);
+}
+
+TEST_F(ResolveTest, ApplyWithoutATrackTakesTheMeasuresOnlyTrackAndItsBasisKind) {
+  const ev::Measure& m = MeasureOf("10");
+  ASSERT_EQ(m.tracks.size(), 1u) << "the test needs a measure with one track";
+  std::string firm = NewRecipient(ev::RecipientKind::kEnterprise, "futian");
+  ev::ApplicationSubmitted a = App("mig", firm, "10", "migration", 1'000'000 * kYuan);
+  a.track.clear();
+  a.basis_kind.clear();
+  pj::Defaults track;
+  track.apply_track = true;
+  auto result = AppendWith(Clerk("10"), a, track);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  EXPECT_EQ(Application("mig").submitted.track, m.tracks[0].id);
+  EXPECT_EQ(Application("mig").submitted.basis_kind, m.tracks[0].basis_kind);
+}
+
 }  // namespace
 }  // namespace fundledger

@@ -495,5 +495,25 @@ TEST_F(CliTest, ExitCodesFollowTheDesign) {
   EXPECT_EQ(Head().first, 3u);
 }
 
+// ---------------------------------------------------------------- decided by the writer
+
+// award --max, revoke without --amount and apply without --track are decided by the writer
+// after it checked the key: a missing key file is an environment error, a clerk's key is refused
+// for its role, whatever the application.
+TEST_F(CliTest, AwardMaxChecksTheKeyBeforeAnyDecision) {
+  InitLedger();
+  const auto before = Head();
+  Outcome missing = Fl("--key no-such.pem award A-1 --max");
+  EXPECT_EQ(missing.code, 4) << missing.err;
+  EXPECT_NE(missing.err.find("no-such.pem"), std::string::npos) << missing.err;
+  Outcome clerk = Fl("--key clerk.pem award A-1 --max");
+  EXPECT_EQ(clerk.code, 1) << clerk.err;
+  EXPECT_NE(clerk.err.find("(role)"), std::string::npos) << clerk.err;
+  Outcome revoke = Fl("--key clerk.pem revoke A-1 --reason withdrawn");
+  EXPECT_EQ(revoke.code, 1) << revoke.err;
+  EXPECT_NE(revoke.err.find("(role)"), std::string::npos) << revoke.err;
+  EXPECT_EQ(Head(), before);
+}
+
 }  // namespace
 }  // namespace fundledger::tools

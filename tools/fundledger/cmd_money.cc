@@ -141,8 +141,9 @@ Status Apply(const Context& ctx, const ApplyArgs& a) {
 Status Quote(const Context& ctx, const std::string& id, bool print) {
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenReader());
   LEDGER_ASSIGN_OR_RETURN(int64_t now, ctx.Now());
-  LEDGER_ASSIGN_OR_RETURN(pj::AwardLimit limit, pj::MaxAward(ledger->view(), id, now));
-  LEDGER_RETURN_IF_ERROR(ledger->view().ReadStatus());
+  Result<pj::AwardLimit> computed = pj::MaxAward(ledger->view(), id, now);
+  LEDGER_RETURN_IF_ERROR(ledger->view().ReadStatus());  // not an answer from an unread row
+  LEDGER_ASSIGN_OR_RETURN(pj::AwardLimit limit, std::move(computed));
   if (!print) return Status::Ok();
   if (ctx.json) {
     PrintJson({{"application", id}, {"maxFen", limit.max_fen}, {"cityFen", limit.city_fen}, {"districtFen", limit.district_fen},

@@ -106,6 +106,7 @@ Result<std::string> HledgerJournal(const ledger::Ledger& ledger, uint64_t to) {
                           {"commitment:" + a.measure + ":" + a.year, v->amount_fen}});
     }
   }
+  LEDGER_RETURN_IF_ERROR(ledger.view().ReadStatus());  // a district from an unread row
   return out;
 }
 

@@ -1,0 +1,130 @@
+// A ledger holds its head, keys and policies at open and reads every other projection row when
+// a rule, the fold or a query asks for it (ledger.h: view, Rows). These tests pin what is read
+// and what an unreadable row does.
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "events/model.h"
+#include "ledger/internal/storage_format.h"
+#include "ledger/ledger.h"
+#include "projections/projections.h"
+#include "tests/testutil/testutil.h"
+
+namespace fundledger::ledger {
+namespace {
+
+namespace ev = ::fundledger::events;
+namespace pj = ::fundledger::projections;
+using testutil::LedgerFixture;
+using testutil::Uscc;
+
+class PointReadTest : public LedgerFixture {
+ protected:
+  // Submits and approves application `id` of a new recipient on measure 10.
+  void Prepare(const std::string& id) {
+    std::string firm = AddRecipient(next_++, ev::RecipientKind::kEnterprise, "futian");
+    ev::ApplicationSubmitted a;
+    a.application_id = id;
+    a.recipient_id = firm;
+    a.measure = "10";
+    a.track = "migration";
+    a.fiscal_year = 2025;
+    a.basis_fen = 1'000'000'00;
+    a.basis_kind = "enterprise_borne_migration_cost";
+    a.evidence.push_back(testutil::Digest(id));
+    ASSERT_TRUE(Append(Clerk(), a).ok());
+  }
+  static std::string Clerk() { return "clerk:" + UnitOf("10"); }
+
+  // Replaces projection row `key` in the closed ledger's store by `value`.
+  void PutRow(const std::string& key, const std::string& value) {
+    ledger_.reset();
+    rocksdb::DBOptions options;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, path_, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path_, families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == internal::kCfProjections) {
+        rocksdb::WriteOptions synced;
+        synced.sync = true;
+        ASSERT_TRUE(db->Put(synced, handles[i], key, value).ok());
+      }
+    }
+    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    db.reset();
+    Reopen();
+  }
+
+  uint32_t next_ = 1;
+};
+
+TEST_F(PointReadTest, OpenHoldsOnlyHeadKeysAndPoliciesAndReadsOtherRowsWhenAsked) {
+  Prepare("A-1");
+  Prepare("A-2");
+  Reopen();
+  EXPECT_EQ(ledger_->Draft().CachedRows(), 0u) << "open read rows it was not asked for";
+  EXPECT_FALSE(ledger_->view().AllKeys().empty());
+  EXPECT_NE(ledger_->view().PolicyAt(testutil::FixedClockMs()), nullptr);
+  ASSERT_NE(ledger_->view().FindApplication("A-1"), nullptr);
+  EXPECT_EQ(ledger_->view().FindApplication("A-1")->submitted.measure, "10");
+  EXPECT_EQ(ledger_->Draft().CachedRows(), 1u);
+  EXPECT_EQ(ledger_->view().FindApplication("no-such"), nullptr);  // remembered as absent
+  EXPECT_EQ(ledger_->Draft().CachedRows(), 2u);
+  EXPECT_TRUE(ledger_->view().ReadStatus().ok());
+
+  auto reader = Ledger::Open(path_, OpenMode::kReader);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->Draft().CachedRows(), 0u);
+  ASSERT_NE((*reader)->view().FindApplication("A-2"), nullptr);
+}
+
+TEST_F(PointReadTest, RowsReadWhenAskedGiveTheSameDecisionsAsAWholeState) {
+  Prepare("A-1");
+  Reopen();  // nothing of A-1 in memory
+  ASSERT_TRUE(Append("reviewer:" + UnitOf("10"), ev::ApplicationApproved{"A-1", "ok"}).ok());
+  Reopen();
+  // A second approval must be refused from the row read back, as a whole state refuses it.
+  auto again = Append("reviewer:" + UnitOf("10"), ev::ApplicationApproved{"A-1", "ok"});
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().rule(), "state.transition") << again.status().ToString();
+  pj::LedgerState whole = testutil::WholeState(*ledger_);
+  ev::Entry draft;
+  draft.seq = ledger_->size() + 1;
+  draft.ledger_id = ledger_->head().ledger_id;
+  draft.recorded_at_ms = clock_ms_ + 60'000;
+  draft.signer = Key("reviewer:" + UnitOf("10")).key_id();
+  draft.body = ev::ApplicationApproved{"A-1", "ok"};
+  EXPECT_EQ(pj::Validate(whole, draft).rule(), "state.transition");
+}
+
+TEST_F(PointReadTest, AStoredRowThatDoesNotParseRefusesTheWriteThatReadsItAndChangesNothing) {
+  Prepare("A-1");
+  PutRow(pj::RowKeyApplication("A-1"), "{not a row");
+  const uint64_t size = ledger_->size();
+  auto approved = Append("reviewer:" + UnitOf("10"), ev::ApplicationApproved{"A-1", "ok"});
+  ASSERT_FALSE(approved.ok());
+  EXPECT_TRUE(approved.status().code() == StatusCode::kCorruption) << approved.status().ToString();
+  EXPECT_NE(approved.status().message().find("app/A-1"), std::string::npos)
+      << approved.status().ToString();
+  EXPECT_EQ(ledger_->size(), size);
+  // The failed read does not stick to the writer: a write that does not read the row goes in.
+  EXPECT_TRUE(Append(Clerk(), ev::RecipientRegistered{Uscc(900), "other", ev::RecipientKind::kEnterprise,
+                                                       "futian", {}})
+                  .ok());
+  auto reader = Ledger::Open(path_, OpenMode::kReader);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->view().FindApplication("A-1"), nullptr);
+  EXPECT_TRUE((*reader)->view().ReadStatus().code() == StatusCode::kCorruption);
+}
+
+}  // namespace
+}  // namespace fundledger::ledger
