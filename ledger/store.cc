@@ -796,6 +796,10 @@ Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mo
   options.max_open_files = mode == OpenMode::kReader ? -1 : 512;  // secondaries need -1
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   options.keep_log_file_num = 2;
+  // A writer keeps the log it recovers in the memtable rather than writing table files at every
+  // open: a one-entry command would otherwise flush every column family each time it runs.
+  // FlushIfLarge bounds the log a later open replays.
+  options.avoid_flush_during_recovery = true;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const std::string& name : ColumnFamilyNames()) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   // Families a ledger never makes are opened too (RocksDB refuses an open that leaves one
