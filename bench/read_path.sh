@@ -306,7 +306,8 @@ if [ "$profile" = 1 ]; then
     for sort in dso symbol; do
       echo "perf record -g -- $name; perf report --no-children --sort $sort (top 5 by self time):"
       perf report -i "$work/perf.data" --no-children --stdio --sort "$sort" -g none 2> /dev/null |
-        awk '/^ +[0-9.]+%/ && shown < 5 { sub(/ +-? +-? *$/, ""); print substr($0, 1, 120); shown++ }'
+        awk '/^ +[0-9.]+%/ && shown < 5 {  # template arguments dropped: lexer<...>::get -> lexer::get
+          sub(/ +-? +-? *$/, ""); while (gsub(/<[^<>]*>/, "")) {} print substr($0, 1, 120); shown++ }'
     done
   }
   echo
