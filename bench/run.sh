@@ -7,6 +7,10 @@
 #   bench/run.sh quick      # the Shenzhen policy, 2,000 recipients, 2025-2026 (a realistic programme)
 #   bench/run.sh national   # bench/policies/national.json (SYNTHETIC pools x200), ~10^6 entries
 #
+# read-path: bench/read_path.sh measures issue 8's targets instead (replay rates as ratios to the
+# raw Ed25519 verify rate, peak memory at two sizes, append linearity, query and single-write
+# latency as processes, the first reader after a batch), with the limit beside each figure.
+#
 # Results, with the command and the machine, go in bench/RESULTS.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -24,6 +24,7 @@
 #include "events/codec.h"
 #include "events/text.h"
 #include "ledger/ledger.h"
+#include "tests/testutil/cli_ledger.h"
 #include "tests/testutil/testutil.h"
 
 namespace fundledger::tools {
@@ -80,30 +81,12 @@ std::string KeyGenIn(const std::string& dir, const std::string& name) {
   return lines.empty() ? "" : lines.front();
 }
 
-// Key ids of the template ledger's keys.
-struct TemplateKeys {
-  std::string authority, admin, clerk;
-};
-
 class CliTest : public ::testing::Test {
  protected:
-  // One ledger made by the CLI for the whole suite, copied into each test's directory (so each
-  // test starts from it without paying for six processes): authority.pem creates it; admin.pem
-  // (admin) and clerk.pem (clerk of SZ-STIB) are registered. Entries 1, 2 and 3.
+  // One ledger made by the CLI for the whole suite, copied into each test's directory
+  // (testutil::CliTemplateLedger: authority.pem, admin.pem, clerk.pem; entries 1, 2 and 3).
   static void SetUpTestSuite() {
-    template_ = new testutil::TempDir();
-    const std::string dir = template_->path();
-    keys_.authority = KeyGenIn(dir, "authority.pem");
-    Outcome init = FlIn(dir, "init --authority-key authority.pem --name 'cli test ledger'");
-    EXPECT_EQ(init.code, 0) << init.err;
-    keys_.admin = KeyGenIn(dir, "admin.pem");
-    Outcome admin = FlIn(dir, "--key authority.pem key register --public-key admin.pem.pub --role admin "
-                              "--unit LEDGER-ADMIN --holder admin");
-    EXPECT_EQ(admin.code, 0) << admin.err;
-    keys_.clerk = KeyGenIn(dir, "clerk.pem");
-    Outcome clerk = FlIn(dir, "--key admin.pem key register --public-key clerk.pem.pub --role clerk "
-                              "--unit SZ-STIB --holder 'clerk one'");
-    EXPECT_EQ(clerk.code, 0) << clerk.err;
+    template_ = new testutil::CliTemplateLedger(FUNDLEDGER_BINARY, kNow, "cli test ledger");
   }
   static void TearDownTestSuite() {
     delete template_;
@@ -123,14 +106,10 @@ class CliTest : public ::testing::Test {
   // This test's copy of the template ledger and keys.
   void InitLedger() {
     ASSERT_NE(template_, nullptr);
-    std::error_code error;
-    std::filesystem::copy(template_->path(), dir_->path(),
-                          std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing, error);
-    ASSERT_FALSE(error) << error.message();
-    for (const char* key : {"authority.pem", "admin.pem", "clerk.pem"}) ASSERT_EQ(::chmod(Path(key).c_str(), 0600), 0);
-    authority_id_ = keys_.authority;
-    admin_id_ = keys_.admin;
-    clerk_id_ = keys_.clerk;
+    ASSERT_NO_FATAL_FAILURE(template_->CopyTo(dir_->path()));
+    authority_id_ = template_->authority_id();
+    admin_id_ = template_->admin_id();
+    clerk_id_ = template_->clerk_id();
     ASSERT_TRUE(IsLowerHex(clerk_id_, 64));
   }
 
@@ -154,15 +133,13 @@ class CliTest : public ::testing::Test {
     return Fl("--key " + Quote(key) + " " + flags + " append --file events.jsonl");
   }
 
-  static testutil::TempDir* template_;
-  static TemplateKeys keys_;
+  static testutil::CliTemplateLedger* template_;
   std::unique_ptr<testutil::TempDir> dir_;
   std::string ledger_;
   std::string authority_id_, admin_id_, clerk_id_;
 };
 
-testutil::TempDir* CliTest::template_ = nullptr;
-TemplateKeys CliTest::keys_;
+testutil::CliTemplateLedger* CliTest::template_ = nullptr;
 
 // ---------------------------------------------------------------- keys
 

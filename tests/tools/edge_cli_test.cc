@@ -22,6 +22,7 @@
 #include "events/text.h"
 #include "ledger/exchange.h"
 #include "ledger/ledger.h"
+#include "tests/testutil/cli_ledger.h"
 #include "tests/testutil/testutil.h"
 
 namespace fundledger::tools {
@@ -72,25 +73,10 @@ std::vector<std::string> Names(const std::string& dir) { return NewNames(dir, {}
 
 class EdgeCliTest : public ::testing::Test {
  protected:
-  // One ledger made by the CLI for the suite: authority.pem created it, admin.pem (admin) and
-  // clerk.pem (clerk of SZ-STIB) are registered. Each test copies it.
+  // One ledger made by the CLI for the suite, copied into each test's directory
+  // (testutil::CliTemplateLedger: authority.pem, admin.pem, clerk.pem; entries 1, 2 and 3).
   static void SetUpTestSuite() {
-    template_ = new testutil::TempDir();
-    const std::string dir = template_->path();
-    for (const char* key : {"authority.pem", "admin.pem", "clerk.pem"}) {
-      Outcome gen = FlIn(dir, std::string("key gen --out ") + key);
-      EXPECT_EQ(gen.code, 0) << gen.err;
-    }
-    Outcome init = FlIn(dir, "init --authority-key authority.pem --name 'edge test ledger'");
-    EXPECT_EQ(init.code, 0) << init.err;
-    Outcome admin = FlIn(dir,
-                         "--key authority.pem key register --public-key admin.pem.pub --role admin "
-                         "--unit LEDGER-ADMIN --holder admin");
-    EXPECT_EQ(admin.code, 0) << admin.err;
-    Outcome clerk = FlIn(dir,
-                         "--key admin.pem key register --public-key clerk.pem.pub --role clerk "
-                         "--unit SZ-STIB --holder 'clerk one'");
-    EXPECT_EQ(clerk.code, 0) << clerk.err;
+    template_ = new testutil::CliTemplateLedger(FUNDLEDGER_BINARY, kNow, "edge test ledger");
   }
   static void TearDownTestSuite() {
     delete template_;
@@ -100,10 +86,7 @@ class EdgeCliTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_NE(template_, nullptr);
     dir_ = std::make_unique<testutil::TempDir>();
-    std::error_code error;
-    std::filesystem::copy(template_->path(), dir_->path(), std::filesystem::copy_options::recursive,
-                          error);
-    ASSERT_FALSE(error) << error.message();
+    ASSERT_NO_FATAL_FAILURE(template_->CopyTo(dir_->path()));
   }
 
   std::string Path(const std::string& name) const { return dir_->Sub(name); }
@@ -122,11 +105,11 @@ class EdgeCliTest : public ::testing::Test {
     return {(*reader)->size(), ev::Hex((*reader)->head().head_hash)};
   }
 
-  static testutil::TempDir* template_;
+  static testutil::CliTemplateLedger* template_;
   std::unique_ptr<testutil::TempDir> dir_;
 };
 
-testutil::TempDir* EdgeCliTest::template_ = nullptr;
+testutil::CliTemplateLedger* EdgeCliTest::template_ = nullptr;
 
 // ---------------------------------------------------------------- time
 
