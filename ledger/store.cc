@@ -794,6 +794,10 @@ Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mo
   options.create_if_missing = create;
   options.create_missing_column_families = create;
   options.max_open_files = mode == OpenMode::kReader ? -1 : 512;  // secondaries need -1
+  // With every table file opened at open (-1), RocksDB loads each family's table files on this
+  // many new threads, at open and again at catch-up: the default 16 made a one-row query start
+  // and join about 250 threads. A ledger has a few files per family; one thread opens them.
+  options.max_file_opening_threads = 1;
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   options.keep_log_file_num = 2;
   // A writer keeps the log it recovers in the memtable rather than writing table files at every
