@@ -2,6 +2,7 @@
 // WriteBatch) and reads. Layout: internal/storage_format.h.
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -42,7 +43,7 @@ enum Cf { kDefault, kEntries, kIndex, kProjections, kMerkle, kCheckpoints, kMeta
 constexpr size_t kUnknownFamiliesMax = 64;
 // Memtable bytes above which the writer flushes on close (see FlushIfLarge): a reader opening
 // next replays at most about this much log, a few milliseconds.
-constexpr uint64_t kFlushOnCloseBytes = 256 * 1024;
+constexpr uint64_t kFlushOnCloseBytes = 64 * 1024;
 // Records of one kind that UnaccountedRecords describes one by one, at most.
 constexpr size_t kUnaccountedListedMax = 20;
 
@@ -102,16 +103,18 @@ class RocksLedger : public Ledger {
   }
 
   Status LoadState();
-  // Writes the memtables out to table files if they hold more than kFlushOnCloseBytes, so
+  // Writes the memtables out to table files if the log holds more than kFlushOnCloseBytes, so
   // that the next process to open the ledger (a reader's catch-up, the writer's recovery)
   // replays at most that much of the write-ahead log instead of every write since the last
   // flush. Best effort: the log stays valid either way.
   void FlushIfLarge() {
+    // The live log is what the next open replays (the memtables' own size counts arena blocks
+    // allocated ahead, about a megabyte even when nearly empty).
+    rocksdb::VectorLogPtr logs;
+    if (!db_->GetSortedWalFiles(logs).ok()) return;
     uint64_t bytes = 0;
-    if (!db_->GetAggregatedIntProperty(rocksdb::DB::Properties::kCurSizeAllMemTables, &bytes) ||
-        bytes <= kFlushOnCloseBytes) {
-      return;
-    }
+    for (const auto& log : logs) bytes += log->SizeFileBytes();
+    if (bytes <= kFlushOnCloseBytes) return;
     rocksdb::FlushOptions options;
     options.wait = true;
     std::vector<rocksdb::ColumnFamilyHandle*> known(handles_.begin(), handles_.begin() + kCfCount);
