@@ -1,12 +1,18 @@
 #include "ledger/audit.h"
 
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "events/codec.h"
 #include "events/crypto.h"
 #include "events/text.h"
+#include "ledger/chain.h"
 #include "ledger/checkpoint.h"
 #include "ledger/internal/index_names.h"
+#include "ledger/internal/parallel.h"
 
 namespace fundledger::ledger {
 namespace {
@@ -24,38 +30,22 @@ class Replayer {
  public:
   Replayer(const AuditOptions& options, AuditReport* report) : options_(options), report_(report) {}
 
-  // False once an integrity failure was found.
-  bool Step(uint64_t seq, const Result<Bytes>& raw) {
-    if (!raw.ok()) {
-      const char* code = raw.status().IsNotFound() ? "integrity.missing" : "integrity.read";
-      return Fail(Integrity(seq, "", code, "entry " + std::to_string(seq) + ": " + raw.status().message()));
-    }
-    auto split = SplitStoredValue(*raw);
+  // False once an integrity failure was found. `verdict`: the signature checked ahead of the
+  // replay (nullptr: CheckLink verifies it here).
+  bool Step(uint64_t seq, const Result<StoredEntry>& split, const SignatureVerdict* verdict) {
     if (!split.ok()) {
-      return Fail(Integrity(seq, "", "integrity.decode", "entry " + std::to_string(seq) + ": " + split.status().message()));
+      const Status& why = split.status();
+      const char* code = why.IsNotFound() ? "integrity.missing"
+                         : why.IsIOError() ? "integrity.read"
+                                           : "integrity.decode";
+      return Fail(Integrity(seq, "", code, "entry " + std::to_string(seq) + ": " + why.message()));
     }
     const StoredEntry& s = *split;
     const ev::Entry& e = s.entry;
     const std::string kind = ev::KindName(e.body);
-    const pj::LedgerInfo& head = report_->state.info;
-    auto fail = [&](const char* code, const std::string& why) {
-      return Fail(Integrity(seq, kind, code, "entry " + std::to_string(seq) + ": " + why));
-    };
-    if (e.seq != seq) return fail("integrity.seq", "holds seq " + std::to_string(e.seq) + " (entries moved or swapped)");
-    if (seq > 1 && e.ledger_id != head.ledger_id) return fail("integrity.ledger_id", "belongs to another ledger");
-    Hash zero{};
-    if (e.prev_hash != (seq == 1 ? zero : head.head_hash)) {
-      return fail("integrity.chain", "prev_hash does not match entry " + std::to_string(seq - 1));
+    if (auto failure = CheckLink(report_->state, s, verdict)) {
+      return Fail(Integrity(seq, kind, std::move(failure->code), std::move(failure->message)));
     }
-    if (e.recorded_at_ms < head.head_recorded_at_ms) return fail("integrity.time", "recordedAt goes backwards");
-    std::optional<ev::PublicKey> key;
-    if (seq == 1) {
-      if (const auto* created = std::get_if<ev::LedgerCreated>(&e.body)) key = created->authority_public_key;
-    } else if (const pj::KeyInfo* k = report_->state.FindKey(e.signer)) {
-      key = k->public_key;
-    }
-    if (!key) return fail("integrity.signer", "signer " + ev::Hex(e.signer).substr(0, 16) + "… is not a registered key");
-    if (!ev::Ed25519Verify(*key, s.entry_bytes, s.signature)) return fail("integrity.signature", "signature does not verify");
     if (options_.check_rules) {
       Status valid = pj::Validate(report_->state, e);
       if (!valid.ok() && report_->findings.size() < options_.findings_max) {
@@ -207,9 +197,123 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, AuditReport* 
   }
 }
 
+// Entries read, decoded and signature-checked ahead of the in-order replay, in windows.
+struct Window {
+  uint64_t first = 0;
+  std::vector<Result<StoredEntry>> entries;
+  // The signature checked with the key whose id is the signer's; nullopt when no entry before
+  // it registered that id (CheckLink then names the unregistered signer).
+  std::vector<std::optional<SignatureVerdict>> verdicts;
+};
+
+// Entries per window, and windows prepared ahead of the replay at most: memory stays
+// kReplayWindowEntries * (kReplayWindowsAhead + 2) entries whatever the ledger's size.
+constexpr size_t kReplayWindowEntries = 1024;
+constexpr size_t kReplayWindowsAhead = 2;
+
+// Reads, decodes and verifies windows on a thread of its own (its loops on every core) while
+// the caller folds the previous ones: decode, signatures and the replay overlap.
+class WindowReader {
+ public:
+  WindowReader(const EntrySource& source, uint64_t first, uint64_t last)
+      : source_(source), next_(first), last_(last), thread_([this] { Run(); }) {}
+  ~WindowReader() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+
+  // The next window in order; nullopt after the last.
+  std::optional<Window> Next() {
+    std::unique_lock lock(mu_);
+    changed_.wait(lock, [this] { return !ready_.empty() || done_; });
+    if (ready_.empty()) return std::nullopt;
+    Window w = std::move(ready_.front());
+    ready_.pop_front();
+    changed_.notify_all();
+    return w;
+  }
+
+ private:
+  void Run() {
+    while (next_ <= last_) {
+      Window w = Prepare(next_, static_cast<size_t>(std::min<uint64_t>(kReplayWindowEntries,
+                                                                         last_ - next_ + 1)));
+      next_ += w.entries.size();
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [this] { return ready_.size() < kReplayWindowsAhead || stop_; });
+      if (stop_) break;
+      ready_.push_back(std::move(w));
+      changed_.notify_all();
+    }
+    std::lock_guard lock(mu_);
+    done_ = true;
+    changed_.notify_all();
+  }
+
+  Window Prepare(uint64_t first, size_t count) {
+    Window w;
+    w.first = first;
+    std::vector<Result<Bytes>> raw;
+    source_.ReadRange(first, count, &raw);
+    LEDGER_CHECK(raw.size() == count) << raw.size() << " of " << count;
+    std::vector<std::optional<Result<StoredEntry>>> split(count);
+    internal::ParallelFor(count, [&](size_t i) {
+      if (!raw[i].ok()) {
+        const Status& why = raw[i].status();
+        split[i] = why.IsNotFound() ? why : Status::IOError(why.message());
+      } else {
+        split[i] = SplitStoredValue(*raw[i]);
+      }
+      return Status::Ok();
+    }).IgnoreError();  // why: the loop body records its outcome per entry and never fails
+    // Keys are known by the hash of their bytes, so the key an id names can be taken from any
+    // registration before the entry, in file order, without the replayed state.
+    std::vector<const ev::PublicKey*> keys(count, nullptr);
+    for (size_t i = 0; i < count; ++i) {
+      w.entries.push_back(std::move(*split[i]));
+      if (!w.entries[i].ok()) continue;
+      const ev::Entry& e = w.entries[i]->entry;
+      const ev::PublicKey* named = nullptr;
+      if (const auto* c = std::get_if<ev::LedgerCreated>(&e.body)) named = &c->authority_public_key;
+      if (const auto* k = std::get_if<ev::KeyRegistered>(&e.body)) named = &k->public_key;
+      if (named != nullptr) directory_.emplace(ev::KeyIdOf(*named), *named);
+      auto it = directory_.find(e.signer);
+      if (it != directory_.end()) keys[i] = &it->second;
+    }
+    w.verdicts.resize(count);
+    internal::ParallelFor(count, [&](size_t i) {
+      if (keys[i] == nullptr) return Status::Ok();
+      const StoredEntry& s = *w.entries[i];
+      w.verdicts[i] = SignatureVerdict{ev::Ed25519Verify(*keys[i], s.entry_bytes, s.signature)};
+      return Status::Ok();
+    }).IgnoreError();  // why: as above, verdicts are per entry
+    return w;
+  }
+
+  const EntrySource& source_;
+  uint64_t next_;
+  const uint64_t last_;
+  std::map<ev::KeyId, ev::PublicKey> directory_;  // Run's thread only
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<Window> ready_;  // GUARDED_BY(mu_)
+  bool stop_ = false;         // GUARDED_BY(mu_)
+  bool done_ = false;         // GUARDED_BY(mu_)
+  std::thread thread_;        // last: starts once the members above exist
+};
+
 }  // namespace
 
 EntrySource::~EntrySource() = default;
+
+void EntrySource::ReadRange(uint64_t first, size_t count, std::vector<Result<Bytes>>* out) const {
+  out->clear();
+  for (uint64_t seq = first; seq < first + count; ++seq) out->push_back(Raw(seq));
+}
 
 Result<Bytes> MemoryEntrySource::Raw(uint64_t seq) const {
   if (seq == 0 || seq > values_.size()) return Status::NotFound("entry " + std::to_string(seq) + " is not in the export");
@@ -279,9 +383,17 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
   AuditReport report;
   Replayer replayer(options, &report);
   const uint64_t size = source.Size();
-  for (uint64_t seq = 1; seq <= size; ++seq) {
-    if (!replayer.Step(seq, source.Raw(seq))) break;
-    if (options.progress && (seq % 1024 == 0 || seq == size)) options.progress(seq);
+  if (size > 0) {
+    WindowReader reader(source, 1, size);
+    bool intact = true;
+    for (auto w = reader.Next(); w && intact; w = reader.Next()) {
+      for (size_t i = 0; i < w->entries.size() && intact; ++i) {
+        const auto& verdict = w->verdicts[i];
+        intact = replayer.Step(w->first + i, w->entries[i], verdict ? &*verdict : nullptr);
+      }
+      const uint64_t done = w->first + w->entries.size() - 1;
+      if (options.progress) options.progress(done);
+    }
   }
   bool chain_intact = report.IntegrityOk();
   if (chain_intact && options.stored != nullptr) CompareStored(*options.stored, replayer, &report);

@@ -14,6 +14,8 @@
 #include "events/codec.h"
 #include "events/crypto.h"
 #include "events/text.h"
+#include "ledger/chain.h"
+#include "ledger/internal/parallel.h"
 #include "schemas/ledger.capnp.h"
 
 namespace fundledger::ledger {
@@ -23,35 +25,7 @@ namespace ev = ::fundledger::events;
 namespace pj = ::fundledger::projections;
 using nlohmann::json;
 
-// Runs fn(i) for i in [0, n) on every core; returns the first error by index.
-Status ParallelFor(size_t n, const std::function<Status(size_t)>& fn) {
-  size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), 16));
-  std::vector<Status> errors(threads);
-  std::vector<size_t> error_index(threads, SIZE_MAX);
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
-        Status s = fn(i);
-        if (!s.ok() && i < error_index[t]) {
-          errors[t] = s;
-          error_index[t] = i;
-        }
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  size_t best = SIZE_MAX;
-  Status first;
-  for (size_t t = 0; t < threads; ++t) {
-    if (error_index[t] < best) {
-      best = error_index[t];
-      first = errors[t];
-    }
-  }
-  return first;
-}
+using internal::ParallelFor;
 
 Result<StoredEntry> FromParts(const ev::Bytes& entry_bytes, const ev::Bytes& signature, const std::string& where) {
   if (signature.size() != 64) return Status::InvalidArgument(where + ": signature is not 64 bytes");
@@ -189,30 +163,9 @@ Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp,
 }
 
 Status CheckNextEntry(const pj::LedgerState& state, const StoredEntry& sealed, bool signature_checked) {
-  const ev::Entry& e = sealed.entry;
-  const pj::LedgerInfo& head = state.info;
-  const std::string where = "entry " + std::to_string(e.seq);
-  auto fail = [&](const std::string& m) { return Status::Corruption(where + ": " + m); };
-  if (e.seq != head.head_seq + 1) return fail("seq does not follow the head " + std::to_string(head.head_seq));
-  if (e.seq > 1 && e.ledger_id != head.ledger_id) return fail("ledger id belongs to another ledger");
-  ev::Hash zero{};
-  if (e.prev_hash != (e.seq == 1 ? zero : head.head_hash)) {
-    return fail("prev_hash does not match entry " + std::to_string(head.head_seq));
-  }
-  if (e.recorded_at_ms < head.head_recorded_at_ms) return fail("recordedAt is earlier than the previous entry's");
-  std::optional<ev::PublicKey> key;
-  if (e.seq == 1) {
-    if (const auto* created = std::get_if<ev::LedgerCreated>(&e.body)) key = created->authority_public_key;
-  } else if (const pj::KeyInfo* k = state.FindKey(e.signer)) {
-    key = k->public_key;
-  }
-  if (!key) return fail("signer is not a registered key");
-  if (ev::KeyIdOf(*key) != e.signer) return fail("signer id does not match the key");
-  if (!signature_checked && !ev::Ed25519Verify(*key, sealed.entry_bytes, sealed.signature)) {
-    return fail("signature does not verify");
-  }
-  if (ev::EntryLeafHash(sealed.entry_bytes, sealed.signature) != sealed.leaf_hash) return fail("leaf hash mismatch");
-  return pj::Validate(state, e).WithPrefix(where);
+  const SignatureVerdict checked{true};
+  LEDGER_RETURN_IF_ERROR(LinkStatus(CheckLink(state, sealed, signature_checked ? &checked : nullptr)));
+  return pj::Validate(state, sealed.entry).WithPrefix("entry " + std::to_string(sealed.entry.seq));
 }
 
 Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,

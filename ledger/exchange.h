@@ -44,9 +44,11 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64
                      const std::function<void(uint64_t)>& progress,
                      size_t group_entries = kImportGroupEntries);
 
-// Checks that `sealed` may follow the head of `state`: seq, ledger id, prev hash, time order,
-// signer registered with a key matching its id, the signature (unless `signature_checked`),
-// the leaf hash, and projections::Validate. kCorruption for integrity, rule errors as Validate.
+// Checks that `sealed` may follow the head of `state`: ledger::CheckLink (seq, ledger id, prev
+// hash, time order, signer registered with a key matching its id, the signature, the leaf
+// hash), then projections::Validate. `signature_checked`: the caller verified the signature
+// with the key whose id is the signer's (CheckLink's SignatureVerdict). kCorruption for
+// integrity, rule errors as Validate.
 Status CheckNextEntry(const projections::LedgerState& state, const StoredEntry& sealed, bool signature_checked);
 
 }  // namespace fundledger::ledger

@@ -172,6 +172,15 @@ class Ledger {
   // The ledger's origin line for checkpoints: "fundledger/<ledgerId hex>".
   std::string Origin() const;
 
+  // --- Sequential reads for the replay paths (audit, verify, export) ---
+
+  // Raw stored values of entries first..first+count-1, in order, into `out` (cleared first):
+  // one Result per seq, as ReadRaw gives it (kNotFound for a missing entry), read with one
+  // iterator seek rather than one lookup per entry. Stored keys of another form are skipped
+  // (audit names them as stray records).
+  virtual void ReadRawRange(uint64_t first, size_t count,
+                            std::vector<Result<Bytes>>* out) const = 0;
+
  protected:
   Ledger() = default;
   projections::LedgerState state_;
