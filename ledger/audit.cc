@@ -4,6 +4,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "events/codec.h"
@@ -23,6 +24,52 @@ namespace pj = ::fundledger::projections;
 Finding Integrity(uint64_t seq, std::string kind, std::string code, std::string message) {
   return Finding{seq, std::move(kind), std::move(code), std::move(message), true};
 }
+
+// The replay's Merkle tree: the nodes of the first base_size leaves come from an authenticated
+// base (the stored tree whose root an attestation signed, for an incremental audit), the rest
+// are computed from the replayed leaves. Node (level, index) lies in the base when its last
+// leaf does: (index + 1) << level <= base_size. Not thread safe.
+class ReplayTree : public MerkleNodeSource {
+ public:
+  ReplayTree() = default;
+  void Resume(const MerkleNodeSource* base, uint64_t base_size) {
+    LEDGER_CHECK(size_ == 0);
+    base_ = base;
+    base_size_ = base_size;
+    size_ = base_size;
+  }
+  Result<Hash> Node(uint32_t level, uint64_t index) const override {
+    if (level < 64 && index < (base_size_ >> level)) {
+      LEDGER_CHECK(base_ != nullptr);
+      return base_->Node(level, index);
+    }
+    const uint64_t offset = level < 64 ? base_size_ >> level : 0;
+    if (level >= nodes_.size() || index < offset || index - offset >= nodes_[level].size()) {
+      return Status::NotFound("merkle node " + std::to_string(level) + "/" + std::to_string(index));
+    }
+    return nodes_[level][index - offset];
+  }
+  // Appends one leaf hash and keeps the nodes it completes.
+  void Append(const Hash& leaf_hash) {
+    Result<std::vector<MerkleNode>> nodes = NodesCompletedBy(*this, size_, leaf_hash);
+    // Every left sibling of a completed parent is in the base or was kept by an earlier Append;
+    // a base node that cannot be read is an audit that cannot run (the caller checked the root).
+    LEDGER_CHECK(nodes.ok()) << nodes.status().ToString();
+    for (const MerkleNode& node : *nodes) {
+      if (nodes_.size() <= node.level) nodes_.resize(node.level + size_t{1});
+      nodes_[node.level].push_back(node.hash);
+    }
+    ++size_;
+  }
+  uint64_t size() const { return size_; }
+  uint64_t base_size() const { return base_size_; }
+
+ private:
+  const MerkleNodeSource* base_ = nullptr;
+  uint64_t base_size_ = 0;
+  uint64_t size_ = 0;
+  std::vector<std::vector<Hash>> nodes_;  // nodes_[level][index - (base_size_ >> level)]
+};
 
 // Checks entry `seq` against the state and tree of entries 1..seq-1. An integrity finding
 // stops the replay; rule findings are appended and replay goes on.
@@ -64,9 +111,12 @@ class Replayer {
     return true;
   }
 
-  const MemoryMerkleTree& tree() const { return tree_; }
+  const ReplayTree& tree() const { return tree_; }
+  ReplayTree* mutable_tree() { return &tree_; }
   uint64_t expected_index_keys() const { return index_keys_; }
   uint64_t expected_history_versions() const { return history_versions_; }
+  // Rows the entries replayed by an incremental audit changed.
+  const std::set<std::string>& touched_rows() const { return touched_rows_; }
 
   // Derived records (index, row history, Merkle nodes) are checked against what the replay
   // derives; a difference is an integrity finding but does not stop the replay.
@@ -111,6 +161,7 @@ class Replayer {
   // Every row the entry changed has its version at this seq, as the replay computes it (so
   // as-of answers cannot be forged).
   void CheckHistory(uint64_t seq, const std::string& kind) {
+    if (options_.since_attestation) touched_rows_.insert(report_->state.dirty.begin(), report_->state.dirty.end());
     for (const std::string& row : report_->state.dirty) {
       ++history_versions_;
       std::string expected = pj::EncodeRow(report_->state, row).value_or("");
@@ -124,15 +175,17 @@ class Replayer {
   static constexpr uint64_t kDerivedFindingsMax = 100;
   const AuditOptions& options_;
   AuditReport* report_;
-  MemoryMerkleTree tree_;
+  ReplayTree tree_;
   uint64_t index_keys_ = 0, history_versions_ = 0, derived_findings_ = 0;
+  std::set<std::string> touched_rows_;
 };
 
 // Every stored Merkle node equals the replay's: proofs read these nodes, not just the root.
-uint64_t CompareMerkleNodes(const MerkleNodeSource& stored, const MemoryMerkleTree& tree, AuditReport* report) {
+// Nodes inside an incremental audit's authenticated base are not compared again.
+uint64_t CompareMerkleNodes(const MerkleNodeSource& stored, const ReplayTree& tree, AuditReport* report) {
   uint64_t nodes = 0, findings = 0;
   for (uint32_t level = 0; level < kMerkleLevelsMax && (tree.size() >> level) > 0; ++level) {
-    for (uint64_t index = 0; index < (tree.size() >> level); ++index) {
+    for (uint64_t index = tree.base_size() >> level; index < (tree.size() >> level); ++index) {
       ++nodes;
       auto want = tree.Node(level, index);
       auto got = stored.Node(level, index);
@@ -146,20 +199,52 @@ uint64_t CompareMerkleNodes(const MerkleNodeSource& stored, const MemoryMerkleTr
   return nodes;
 }
 
-void CompareStored(const Ledger& stored, const Replayer& replayer, AuditReport* report) {
-  const MemoryMerkleTree& tree = replayer.tree();
-  auto count = stored.CountStoredEntries();
+// `incremental`: only the records of the entries replayed since the attestation are compared
+// (rows, which are few, are compared whole); the whole-store counts and the stray-record scan
+// read every record of the ledger and are the full audit's.
+void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremental,
+                   AuditReport* report) {
+  const ReplayTree& tree = replayer.tree();
+  if (incremental) {
+    std::vector<Result<Bytes>> beyond;
+    stored.ReadRawRange(report->entries + 1, 1, &beyond);
+    if (beyond.size() != 1 || beyond[0].ok() || !beyond[0].status().IsNotFound()) {
+      report->findings.push_back(Integrity(0, "", "integrity.count",
+                                           "the ledger stores an entry after its head, entry " +
+                                               std::to_string(report->entries)));
+    }
+  }
+  auto count = incremental ? Result<uint64_t>(report->entries) : stored.CountStoredEntries();
   if (count.ok() && *count != report->entries) {
     report->findings.push_back(Integrity(0, "", "integrity.count", "the ledger stores " + std::to_string(*count) +
                                                                      " entries but its head is entry " + std::to_string(report->entries)));
   }
-  auto rows = stored.StoredRows();
+  if (incremental) {
+    // The rows the new entries changed; the others are as attested (their versions before the
+    // attestation are the full audit's to check).
+    for (const std::string& key : replayer.touched_rows()) {
+      std::optional<std::string> rebuilt = pj::EncodeRow(report->state, key);
+      auto got = stored.StoredRow(key);
+      if (!got.ok()) {
+        report->findings.push_back(Integrity(0, "", "integrity.read", got.status().message()));
+      } else if (rebuilt && !*got) {
+        report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is missing"));
+      } else if (rebuilt && **got != *rebuilt) {
+        report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " differs from the replay"));
+      } else if (!rebuilt && *got) {
+        report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is not produced by the replay"));
+      }
+    }
+  }
+  auto rows = incremental ? Result<std::vector<std::pair<std::string, std::string>>>(
+                                 std::vector<std::pair<std::string, std::string>>())
+                           : stored.StoredRows();
   if (!rows.ok()) {
     report->findings.push_back(Integrity(0, "", "integrity.projection", rows.status().message()));
     return;
   }
   std::map<std::string, std::string> stored_rows(rows->begin(), rows->end());
-  for (const std::string& key : pj::AllRowKeys(report->state)) {
+  for (const std::string& key : incremental ? std::vector<std::string>() : pj::AllRowKeys(report->state)) {
     std::string rebuilt = *pj::EncodeRow(report->state, key);
     auto it = stored_rows.find(key);
     if (it == stored_rows.end()) {
@@ -173,6 +258,7 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, AuditReport* 
     report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is not produced by the replay"));
   }
   uint64_t merkle_nodes = CompareMerkleNodes(stored.tree(), tree, report);
+  if (incremental) return;
   auto unaccounted = stored.UnaccountedRecords();
   if (!unaccounted.ok()) {
     report->findings.push_back(Integrity(0, "", "integrity.read", unaccounted.status().message()));
@@ -215,8 +301,11 @@ constexpr size_t kReplayWindowsAhead = 2;
 // the caller folds the previous ones: decode, signatures and the replay overlap.
 class WindowReader {
  public:
-  WindowReader(const EntrySource& source, uint64_t first, uint64_t last)
-      : source_(source), next_(first), last_(last), thread_([this] { Run(); }) {}
+  // `known`: keys registered before `first` (an incremental audit's resumed state), by id.
+  WindowReader(const EntrySource& source, uint64_t first, uint64_t last,
+               std::map<ev::KeyId, ev::PublicKey> known)
+      : source_(source), next_(first), last_(last), directory_(std::move(known)),
+        thread_([this] { Run(); }) {}
   ~WindowReader() {
     {
       std::lock_guard lock(mu_);
@@ -379,12 +468,66 @@ std::vector<Finding> CheckCheckpoint(const std::string& note, const pj::LedgerSt
   return out;
 }
 
+namespace {
+
+// Starts an incremental audit at the last AuditAttested entry: the state and the Merkle tree of
+// the entries before it are read from the store (the row history, the stored nodes) and must
+// be those the attestation signed (its state hash, its root); the attestation entry and every
+// later one are then replayed in full. Returns the attestation's seq. kNotFound without an
+// attestation; kCorruption when the stored prefix is not the attested one.
+Result<uint64_t> ResumeFromAttestation(const Ledger& ledger, AuditReport* report,
+                                       ReplayTree* tree) {
+  LEDGER_ASSIGN_OR_RETURN(std::vector<uint64_t> listed,
+                          ledger.IndexSeqs(std::string("kind/") + "AuditAttested"));
+  uint64_t seq = 0;
+  for (uint64_t s : listed) {
+    if (s <= ledger.size()) seq = std::max(seq, s);
+  }
+  if (seq == 0) return Status::NotFound("the ledger holds no AuditAttested entry; run a full audit");
+  const std::string where = "entry " + std::to_string(seq);
+  LEDGER_ASSIGN_OR_RETURN(Bytes raw, ledger.ReadRaw(seq));
+  auto split = SplitStoredValue(raw);
+  const auto* attested = split.ok() ? std::get_if<ev::AuditAttested>(&split->entry.body) : nullptr;
+  if (attested == nullptr || split->entry.seq != seq || attested->tree_size != seq - 1) {
+    return Status::Corruption(where + ": the index lists it as an attestation of the entries "
+                                      "before it, but it is not one; run a full audit");
+  }
+  LEDGER_ASSIGN_OR_RETURN(pj::LedgerState state, ledger.StateAsOf(seq - 1, {""}));
+  if (state.info.head_seq != seq - 1 || pj::StateHash(state) != attested->state_hash) {
+    return Status::Corruption(where + ": the stored projections before it are not the state it "
+                                      "attests; run a full audit");
+  }
+  auto root = RootAt(ledger.tree(), seq - 1);
+  if (!root.ok() || *root != attested->root_hash) {
+    return Status::Corruption(where + ": the stored Merkle tree before it is not the tree it "
+                                      "attests; run a full audit");
+  }
+  report->state = std::move(state);
+  report->entries = seq - 1;
+  report->attestation_seq = seq;
+  tree->Resume(&ledger.tree(), seq - 1);
+  return seq;
+}
+
+}  // namespace
+
 Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options) {
   AuditReport report;
   Replayer replayer(options, &report);
   const uint64_t size = source.Size();
-  if (size > 0) {
-    WindowReader reader(source, 1, size);
+  uint64_t first = 1;
+  std::map<ev::KeyId, ev::PublicKey> known;
+  if (options.since_attestation) {
+    if (options.stored == nullptr) {
+      return Status::InvalidArgument("an audit since the last attestation needs the ledger itself");
+    }
+    LEDGER_ASSIGN_OR_RETURN(first,
+                            ResumeFromAttestation(*options.stored, &report, replayer.mutable_tree()));
+    for (const auto& [row, info] : report.state.keys) known.emplace(ev::KeyIdOf(info.public_key), info.public_key);
+  }
+  report.first_replayed = first;
+  if (first <= size) {
+    WindowReader reader(source, first, size, std::move(known));
     bool intact = true;
     for (auto w = reader.Next(); w && intact; w = reader.Next()) {
       for (size_t i = 0; i < w->entries.size() && intact; ++i) {
@@ -396,7 +539,9 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
     }
   }
   bool chain_intact = report.IntegrityOk();
-  if (chain_intact && options.stored != nullptr) CompareStored(*options.stored, replayer, &report);
+  if (chain_intact && options.stored != nullptr) {
+    CompareStored(*options.stored, replayer, options.since_attestation, &report);
+  }
   if (chain_intact) {
     std::vector<std::string> notes = options.checkpoint_notes;
     if (options.stored != nullptr) {

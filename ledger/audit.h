@@ -74,6 +74,15 @@ struct AuditOptions {
   // The auditor's clock (UTC ms). With check_rules, an entry dated later than it plus
   // projections::kClockSkewMsMax is a rule finding "time.future". Default: not checked.
   std::optional<int64_t> now_ms;
+  // Incremental audit (needs `stored`): start at the ledger's last AuditAttested entry instead
+  // of entry 1. The state and Merkle tree before it are read from the store and must be those
+  // it attests (state hash, root; kCorruption otherwise, kNotFound if there is no
+  // attestation); that entry and every later one get every check of a full audit, and their
+  // index, row-history and Merkle records and all projection rows are compared. Entries before
+  // the attestation are not read again, nor are the whole-store counts and the stray-record
+  // scan made: a damaged prefix is the full audit's to find. Time: the new entries plus the
+  // projection rows. Default: false.
+  bool since_attestation = false;
 };
 
 struct AuditReport {
@@ -83,6 +92,8 @@ struct AuditReport {
   Hash state_hash{};               // projections::StateHash of the rebuilt state
   projections::LedgerState state;  // the rebuilt state
   uint64_t checkpoints_checked = 0;
+  uint64_t first_replayed = 1;   // the first entry replayed (an incremental audit's attestation)
+  uint64_t attestation_seq = 0;  // the attestation an incremental audit started at, else 0
   bool IntegrityOk() const;
   bool RulesOk() const;
   // The report as one deterministic text (its SHA-256 is the findings digest of an attestation).

@@ -180,6 +180,9 @@ class Ledger {
   // (audit names them as stray records).
   virtual void ReadRawRange(uint64_t first, size_t count,
                             std::vector<Result<Bytes>>* out) const = 0;
+  // The stored projection row `key` (nullopt if there is none): one point read, for an
+  // incremental audit's comparison of the rows its entries changed. kIOError if unreadable.
+  virtual Result<std::optional<std::string>> StoredRow(const std::string& key) const = 0;
 
  protected:
   Ledger() = default;

@@ -212,6 +212,7 @@ class RocksLedger : public Ledger {
   // --- Sequential reads for the replay paths (defined at the end of this file) ---
  public:
   void ReadRawRange(uint64_t first, size_t count, std::vector<Result<Bytes>>* out) const override;
+  Result<std::optional<std::string>> StoredRow(const std::string& key) const override;
 };
 
 // Registrations vouch for registrations (the authority for an admin, the admin for a clerk);
@@ -873,6 +874,14 @@ void RocksLedger::ReadRawRange(uint64_t first, size_t count,
     out->push_back(Bytes(value.data(), value.data() + value.size()));
     it->Next();
   }
+}
+
+Result<std::optional<std::string>> RocksLedger::StoredRow(const std::string& key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kProjections], key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading projection row " + key));
+  return std::optional<std::string>(std::move(value));
 }
 
 }  // namespace

@@ -24,6 +24,7 @@ struct AuditArgs {
   std::vector<std::string> checkpoints;
   bool attest = false;
   std::string attestation_out;
+  bool since_attestation = false;
 };
 
 bool IsCapnpFile(const std::string& path) { return path.ends_with(".capnp") || path.ends_with(".bin"); }
@@ -61,12 +62,17 @@ void PrintSummary(const Context& ctx, const ledger::AuditReport& report, const s
     PrintJson({{"origin", origin}, {"entries", report.entries}, {"recipients", report.state.recipients.size()},
                {"applications", report.state.applications.size()}, {"rootHash", ev::Hex(report.root)},
                {"stateHash", ev::Hex(report.state_hash)}, {"checkpointsChecked", report.checkpoints_checked},
+               {"firstReplayed", report.first_replayed},
                {"integrityFindings", integrity}, {"ruleFindings", rules}, {"measures", measures}, {"findings", findings}});
     return;
   }
   for (const auto& f : report.findings) {
     std::cout << (f.integrity ? "INTEGRITY " : "RULE      ") << (f.seq ? "seq " + std::to_string(f.seq) + " " : "")
               << (f.kind.empty() ? "" : f.kind + " ") << "[" << f.code << "] " << f.message << "\n";
+  }
+  if (report.attestation_seq != 0) {
+    std::cout << "audit since the attestation at entry " << report.attestation_seq
+              << " (entries before it as attested, not re-checked)\n";
   }
   std::cout << "audit of " << origin << "\n  entries " << report.entries << ", recipients " << report.state.recipients.size()
             << ", applications " << report.state.applications.size() << ", checkpoints checked " << report.checkpoints_checked
@@ -118,6 +124,10 @@ Status AuditCommand(const Context& ctx, const AuditArgs& args) {
   }
   std::unique_ptr<ledger::Ledger> ledger;
   std::unique_ptr<ledger::EntrySource> source;
+  if (args.since_attestation && !args.from_export.empty()) {
+    return Status::InvalidArgument("--since-attestation audits a ledger, not --from-export");
+  }
+  options.since_attestation = args.since_attestation;
   if (!args.from_export.empty()) {
     LEDGER_ASSIGN_OR_RETURN(auto entries, LoadExport(args.from_export));
     std::vector<ev::Bytes> values;
@@ -416,6 +426,9 @@ void AddAuditCommands(CLI::App& app, Context& ctx, Action* run) {
   audit->add_option("--checkpoint", audit_args.checkpoints, "a published checkpoint note to check (repeatable)");
   audit->add_flag("--attest", audit_args.attest, "append an AuditAttested entry signed by --key (or write --attestation-out for an export)");
   audit->add_option("--attestation-out", audit_args.attestation_out, "attestation file for an export audit");
+  audit->add_flag("--since-attestation", audit_args.since_attestation,
+                  "re-check only from the last AuditAttested entry: the state and tree it attests are "
+                  "read from the store and checked against it, later entries get every check");
   audit->add_flag("--force", ctx.force, "replace an existing --attestation-out file");
   audit->callback([&ctx, run] { *run = [&ctx] { return AuditCommand(ctx, audit_args); }; });
 
