@@ -14,6 +14,7 @@
 #include "ledger/checkpoint.h"
 #include "ledger/internal/index_names.h"
 #include "ledger/internal/parallel.h"
+#include "ledger/internal/storage_format.h"
 
 namespace fundledger::ledger {
 namespace {
@@ -182,7 +183,7 @@ class Replayer {
 
 // Every stored Merkle node equals the replay's: proofs read these nodes, not just the root.
 // Nodes inside an incremental audit's authenticated base are not compared again.
-uint64_t CompareMerkleNodes(const MerkleNodeSource& stored, const ReplayTree& tree, AuditReport* report) {
+uint64_t CompareNewMerkleNodes(const MerkleNodeSource& stored, const ReplayTree& tree, AuditReport* report) {
   uint64_t nodes = 0, findings = 0;
   for (uint32_t level = 0; level < kMerkleLevelsMax && (tree.size() >> level) > 0; ++level) {
     for (uint64_t index = tree.base_size() >> level; index < (tree.size() >> level); ++index) {
@@ -196,6 +197,63 @@ uint64_t CompareMerkleNodes(const MerkleNodeSource& stored, const ReplayTree& tr
       }
     }
   }
+  return nodes;
+}
+
+// The whole stored tree against the replay's in one pass: stored keys come in key order
+// (level, then index), which is the order the replay's nodes are walked in, so a node that is
+// missing, altered or not of the tree is named as the two sequences are merged. Returns the
+// number of nodes the entries give.
+uint64_t CompareMerkleNodes(const Ledger& stored, const ReplayTree& tree, AuditReport* report) {
+  uint64_t findings = 0, nodes = 0;
+  auto finding = [&](const std::string& why) {
+    if (findings++ < 100) report->findings.push_back(Integrity(0, "", "integrity.merkle", why));
+  };
+  auto name = [](uint32_t level, uint64_t index) {
+    return "stored Merkle node " + std::to_string(level) + "/" + std::to_string(index);
+  };
+  // The next node the entries give, in key order; level kMerkleLevelsMax when there is none.
+  uint32_t level = 0;
+  uint64_t index = 0;
+  auto settle = [&] {
+    while (level < kMerkleLevelsMax && index >= (tree.size() >> level)) {
+      ++level;
+      index = 0;
+      if ((tree.size() >> level) == 0) level = kMerkleLevelsMax;
+    }
+  };
+  auto advance = [&] {
+    ++nodes;
+    ++index;
+    settle();
+  };
+  settle();
+  if (tree.size() == 0) level = kMerkleLevelsMax;
+  Status scanned = stored.ScanMerkle([&](std::string_view key, std::string_view value) {
+    if (key.size() != internal::kMerkleKeyBytes) {
+      finding("stored Merkle record " + ev::Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(key.data()), key.size())) +
+              " is not a node");
+      return;
+    }
+    const auto got_level = static_cast<uint32_t>(static_cast<uint8_t>(key[0]));
+    const uint64_t got_index = internal::SeqFromKey(key.data() + 1);
+    auto before = [&] { return level < got_level || (level == got_level && index < got_index); };
+    for (; level < kMerkleLevelsMax && before(); advance()) finding(name(level, index) + " is missing");
+    if (level == got_level && index == got_index) {
+      auto want = tree.Node(level, index);
+      if (!want.ok() || value != std::string_view(reinterpret_cast<const char*>(want->data()), want->size())) {
+        finding(name(level, index) + " does not match the entries");
+      }
+      advance();
+      return;
+    }
+    finding(name(got_level, got_index) + " is not a node of the tree of " + std::to_string(tree.size()) + " entries");
+  });
+  if (!scanned.ok()) {
+    report->findings.push_back(Integrity(0, "", "integrity.read", scanned.message()));
+    return nodes;
+  }
+  for (; level < kMerkleLevelsMax; advance()) finding(name(level, index) + " is missing");
   return nodes;
 }
 
@@ -257,7 +315,8 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
   for (const auto& [key, value] : stored_rows) {
     report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is not produced by the replay"));
   }
-  uint64_t merkle_nodes = CompareMerkleNodes(stored.tree(), tree, report);
+  const uint64_t merkle_nodes = incremental ? CompareNewMerkleNodes(stored.tree(), tree, report)
+                                            : CompareMerkleNodes(stored, tree, report);
   if (incremental) return;
   auto unaccounted = stored.UnaccountedRecords();
   if (!unaccounted.ok()) {

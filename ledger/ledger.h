@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "events/crypto.h"
@@ -183,6 +184,11 @@ class Ledger {
   // The stored projection row `key` (nullopt if there is none): one point read, for an
   // incremental audit's comparison of the rows its entries changed. kIOError if unreadable.
   virtual Result<std::optional<std::string>> StoredRow(const std::string& key) const = 0;
+  // Calls `fn` with every stored Merkle record's key and value, in key order (level, then
+  // index: ledger/internal/storage_format.h), through one iterator, so audit compares the tree
+  // in one pass instead of one lookup per node. kIOError if the store cannot be read.
+  virtual Status ScanMerkle(
+      const std::function<void(std::string_view key, std::string_view value)>& fn) const = 0;
 
  protected:
   Ledger() = default;

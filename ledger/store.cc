@@ -213,6 +213,8 @@ class RocksLedger : public Ledger {
  public:
   void ReadRawRange(uint64_t first, size_t count, std::vector<Result<Bytes>>* out) const override;
   Result<std::optional<std::string>> StoredRow(const std::string& key) const override;
+  Status ScanMerkle(const std::function<void(std::string_view key, std::string_view value)>& fn)
+      const override;
 };
 
 // Registrations vouch for registrations (the authority for an admin, the admin for a clerk);
@@ -882,6 +884,16 @@ Result<std::optional<std::string>> RocksLedger::StoredRow(const std::string& key
   if (s.IsNotFound()) return std::optional<std::string>();
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading projection row " + key));
   return std::optional<std::string>(std::move(value));
+}
+
+Status RocksLedger::ScanMerkle(
+    const std::function<void(std::string_view key, std::string_view value)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kMerkle]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    fn(std::string_view(it->key().data(), it->key().size()),
+       std::string_view(it->value().data(), it->value().size()));
+  }
+  return FromRocks(it->status(), "reading the merkle tree");
 }
 
 }  // namespace
