@@ -6,6 +6,7 @@
 #include <kj/io.h>
 
 #include <algorithm>
+#include <cstring>
 #include <atomic>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -14,6 +15,8 @@
 #include "events/codec.h"
 #include "events/crypto.h"
 #include "events/text.h"
+#include "ledger/chain.h"
+#include "ledger/internal/parallel.h"
 #include "schemas/ledger.capnp.h"
 
 namespace fundledger::ledger {
@@ -23,35 +26,7 @@ namespace ev = ::fundledger::events;
 namespace pj = ::fundledger::projections;
 using nlohmann::json;
 
-// Runs fn(i) for i in [0, n) on every core; returns the first error by index.
-Status ParallelFor(size_t n, const std::function<Status(size_t)>& fn) {
-  size_t threads = std::max<size_t>(1, std::min<size_t>(std::thread::hardware_concurrency(), 16));
-  std::vector<Status> errors(threads);
-  std::vector<size_t> error_index(threads, SIZE_MAX);
-  std::atomic<size_t> next{0};
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
-      for (size_t i = next.fetch_add(1); i < n; i = next.fetch_add(1)) {
-        Status s = fn(i);
-        if (!s.ok() && i < error_index[t]) {
-          errors[t] = s;
-          error_index[t] = i;
-        }
-      }
-    });
-  }
-  for (auto& th : pool) th.join();
-  size_t best = SIZE_MAX;
-  Status first;
-  for (size_t t = 0; t < threads; ++t) {
-    if (error_index[t] < best) {
-      best = error_index[t];
-      first = errors[t];
-    }
-  }
-  return first;
-}
+using internal::ParallelFor;
 
 Result<StoredEntry> FromParts(const ev::Bytes& entry_bytes, const ev::Bytes& signature, const std::string& where) {
   if (signature.size() != 64) return Status::InvalidArgument(where + ": signature is not 64 bytes");
@@ -141,6 +116,34 @@ Result<std::vector<StoredEntry>> ParseCapnpStream(std::string_view data) {
   return out;
 }
 
+// The stored value (entry bytes, then the signature) of one export line.
+Result<Bytes> JsonLineValue(std::string_view line, uint64_t line_no) {
+  const std::string where = "line " + std::to_string(line_no);
+  auto parsed = ev::ParseJsonStrict(line);
+  if (!parsed.ok()) return parsed.status().WithPrefix(where);
+  const json& j = *parsed;
+  if (!j.is_object() || !j.contains("entry") || !j["entry"].is_string() ||
+      !j.contains("signature") || !j["signature"].is_string()) {
+    return Status::InvalidArgument(where + ": needs base64 'entry' and 'signature'");
+  }
+  auto entry = ev::FromBase64(j["entry"].get<std::string>());
+  auto signature = ev::FromBase64(j["signature"].get<std::string>());
+  if (!entry || !signature) return Status::InvalidArgument(where + ": entry or signature is not base64");
+  if (signature->size() != 64) return Status::InvalidArgument(where + ": signature is not 64 bytes");
+  if (entry->empty()) return Status::InvalidArgument(where + ": entry is empty");
+  Bytes value = std::move(*entry);
+  value.insert(value.end(), signature->begin(), signature->end());
+  if (j.contains("leafHash")) {
+    ev::Signature sig{};
+    std::memcpy(sig.data(), signature->data(), sig.size());
+    const Bytes entry_bytes(value.begin(), value.end() - 64);
+    if (j["leafHash"] != ev::Hex(ev::EntryLeafHash(entry_bytes, sig))) {
+      return Status::Corruption(where + ": leafHash does not match the entry and signature");
+    }
+  }
+  return value;
+}
+
 }  // namespace
 
 std::string ExportJsonLine(const StoredEntry& s) {
@@ -166,6 +169,14 @@ Result<std::vector<StoredEntry>> ParseExport(std::string_view data, bool capnp) 
 
 Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp, std::string* out) {
   LEDGER_CHECK(out != nullptr);
+  return WriteExport(ledger, from, to, capnp, [out](std::string_view piece) {
+    out->append(piece);
+    return Status::Ok();
+  });
+}
+
+Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp,
+                   const std::function<Status(std::string_view)>& sink) {
   if (from == 0 || to > ledger.size() || from > to) {
     return Status::InvalidArgument("seq range " + std::to_string(from) + ".." + std::to_string(to) + " is outside 1.." +
                                    std::to_string(ledger.size()));
@@ -173,8 +184,7 @@ Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp,
   for (uint64_t seq = from; seq <= to; ++seq) {
     LEDGER_ASSIGN_OR_RETURN(StoredEntry stored, ledger.Read(seq));
     if (!capnp) {
-      *out += ExportJsonLine(stored);
-      *out += '\n';
+      LEDGER_RETURN_IF_ERROR(sink(ExportJsonLine(stored) + "\n"));
       continue;
     }
     capnp::MallocMessageBuilder message;
@@ -183,36 +193,16 @@ Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp,
     root.setSignature(capnp::Data::Reader(stored.signature.data(), stored.signature.size()));
     kj::Array<capnp::word> words = capnp::messageToFlatArray(message);
     auto bytes = words.asBytes();
-    out->append(reinterpret_cast<const char*>(bytes.begin()), bytes.size());
+    LEDGER_RETURN_IF_ERROR(
+        sink(std::string_view(reinterpret_cast<const char*>(bytes.begin()), bytes.size())));
   }
   return Status::Ok();
 }
 
 Status CheckNextEntry(const pj::LedgerState& state, const StoredEntry& sealed, bool signature_checked) {
-  const ev::Entry& e = sealed.entry;
-  const pj::LedgerInfo& head = state.info;
-  const std::string where = "entry " + std::to_string(e.seq);
-  auto fail = [&](const std::string& m) { return Status::Corruption(where + ": " + m); };
-  if (e.seq != head.head_seq + 1) return fail("seq does not follow the head " + std::to_string(head.head_seq));
-  if (e.seq > 1 && e.ledger_id != head.ledger_id) return fail("ledger id belongs to another ledger");
-  ev::Hash zero{};
-  if (e.prev_hash != (e.seq == 1 ? zero : head.head_hash)) {
-    return fail("prev_hash does not match entry " + std::to_string(head.head_seq));
-  }
-  if (e.recorded_at_ms < head.head_recorded_at_ms) return fail("recordedAt is earlier than the previous entry's");
-  std::optional<ev::PublicKey> key;
-  if (e.seq == 1) {
-    if (const auto* created = std::get_if<ev::LedgerCreated>(&e.body)) key = created->authority_public_key;
-  } else if (const pj::KeyInfo* k = state.FindKey(e.signer)) {
-    key = k->public_key;
-  }
-  if (!key) return fail("signer is not a registered key");
-  if (ev::KeyIdOf(*key) != e.signer) return fail("signer id does not match the key");
-  if (!signature_checked && !ev::Ed25519Verify(*key, sealed.entry_bytes, sealed.signature)) {
-    return fail("signature does not verify");
-  }
-  if (ev::EntryLeafHash(sealed.entry_bytes, sealed.signature) != sealed.leaf_hash) return fail("leaf hash mismatch");
-  return pj::Validate(state, e).WithPrefix(where);
+  const SignatureVerdict checked{true};
+  LEDGER_RETURN_IF_ERROR(LinkStatus(CheckLink(state, sealed, signature_checked ? &checked : nullptr)));
+  return pj::Validate(state, sealed.entry).WithPrefix("entry " + std::to_string(sealed.entry.seq));
 }
 
 Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,
@@ -283,6 +273,128 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64
   }
   if (ledger->import_unfinished()) return ledger->FinishImport();
   return Status::Ok();
+}
+
+}  // namespace fundledger::ledger
+
+namespace fundledger::ledger {
+
+ExportReader::ExportReader(std::istream* in, bool capnp) : in_(in), capnp_(capnp) {
+  LEDGER_CHECK(in_ != nullptr);
+}
+
+Result<std::optional<Bytes>> ExportReader::NextRaw() {
+  if (count_ >= kExportEntriesMax) {
+    return Status::InvalidArgument("export has more than " + std::to_string(kExportEntriesMax) +
+                                   " entries");
+  }
+  auto next = capnp_ ? NextCapnp() : NextJson();
+  if (next.ok() && next->has_value()) ++count_;
+  return next;
+}
+
+Result<size_t> ExportReader::ReadUpTo(char* out, size_t n) {
+  size_t got = 0;
+  while (got < n && !eof_) {
+    in_->read(out + got, static_cast<std::streamsize>(n - got));
+    got += static_cast<size_t>(in_->gcount());
+    if (in_->bad()) return Status::IOError("cannot read the export");
+    if (in_->eof()) eof_ = true;
+    if (in_->fail() && !in_->eof()) return Status::IOError("cannot read the export");
+  }
+  return got;
+}
+
+Result<std::optional<Bytes>> ExportReader::NextJson() {
+  constexpr size_t kChunkBytes = 64 << 10;
+  uint64_t first_blank = 0;  // a blank line is allowed only among the last ones
+  while (true) {
+    const size_t newline = buffer_.find('\n', pos_);
+    const size_t length = (newline == std::string::npos ? buffer_.size() : newline) - pos_;
+    if (length > kExportRecordBytesMax) {
+      return Status::InvalidArgument("line " + std::to_string(line_ + 1) + " is longer than " +
+                                     std::to_string(kExportRecordBytesMax) + " bytes");
+    }
+    if (newline == std::string::npos && !eof_) {
+      buffer_.erase(0, pos_);
+      pos_ = 0;
+      const size_t had = buffer_.size();
+      buffer_.resize(had + kChunkBytes);
+      LEDGER_ASSIGN_OR_RETURN(size_t got, ReadUpTo(buffer_.data() + had, kChunkBytes));
+      buffer_.resize(had + got);
+      continue;
+    }
+    if (newline == std::string::npos && length == 0) return std::optional<Bytes>();  // the end
+    const std::string_view line(buffer_.data() + pos_, length);
+    pos_ += length + (newline == std::string::npos ? 0 : 1);
+    ++line_;
+    if (line.find_first_not_of(" \r\t") == std::string_view::npos) {
+      if (first_blank == 0) first_blank = line_;
+      continue;
+    }
+    if (first_blank != 0) {
+      return Status::InvalidArgument("line " + std::to_string(first_blank) + " is empty");
+    }
+    LEDGER_ASSIGN_OR_RETURN(Bytes value, JsonLineValue(line, line_));
+    return std::optional<Bytes>(std::move(value));
+  }
+}
+
+Result<std::optional<Bytes>> ExportReader::NextCapnp() {
+  const std::string where = "capnp export message " + std::to_string(count_ + 1);
+  uint32_t head[2] = {0, 0};  // segment count - 1, first segment's size in words
+  LEDGER_ASSIGN_OR_RETURN(size_t got, ReadUpTo(reinterpret_cast<char*>(head), sizeof head));
+  if (got == 0) return std::optional<Bytes>();  // the end
+  if (got != sizeof head) return Status::InvalidArgument(where + " is cut short");
+  const uint64_t segments = uint64_t{head[0]} + 1;
+  if (segments > kExportSegmentsMax) {
+    return Status::InvalidArgument(where + " has " + std::to_string(segments) + " segments");
+  }
+  // The segment table: a u32 count, a u32 size per segment, padded to whole words.
+  const size_t table_words = static_cast<size_t>((1 + segments + 1) / 2);
+  std::vector<uint32_t> table(table_words * 2, 0);
+  table[0] = head[0];
+  table[1] = head[1];
+  const size_t rest_table = table.size() * 4 - sizeof head;
+  LEDGER_ASSIGN_OR_RETURN(got, ReadUpTo(reinterpret_cast<char*>(table.data() + 2), rest_table));
+  if (got != rest_table) return Status::InvalidArgument(where + " is cut short");
+  uint64_t body_words = 0;
+  for (uint64_t i = 0; i < segments; ++i) body_words += table[1 + i];
+  const uint64_t total_bytes = (table_words + body_words) * sizeof(capnp::word);
+  if (total_bytes > kExportRecordBytesMax) {
+    return Status::InvalidArgument(where + " is larger than " +
+                                   std::to_string(kExportRecordBytesMax) + " bytes");
+  }
+  kj::Array<capnp::word> words = kj::heapArray<capnp::word>(table_words + body_words);
+  std::memcpy(words.asBytes().begin(), table.data(), table_words * sizeof(capnp::word));
+  const size_t body_bytes = static_cast<size_t>(body_words * sizeof(capnp::word));
+  LEDGER_ASSIGN_OR_RETURN(
+      got, ReadUpTo(reinterpret_cast<char*>(words.asBytes().begin()) + table_words * sizeof(capnp::word), body_bytes));
+  if (got != body_bytes) return Status::InvalidArgument(where + " is cut short");
+  Result<Bytes> value = Status::InvalidArgument(where + ": not a SignedEntry");
+  kj::Maybe<kj::Exception> exception = kj::runCatchingExceptions([&] {
+    capnp::ReaderOptions options;
+    options.traversalLimitInWords = ev::kEntryBytesMax;
+    options.nestingLimit = ev::kNestingLimit;
+    capnp::FlatArrayMessageReader reader(words.asPtr(), options);
+    auto signed_entry = reader.getRoot<schema::SignedEntry>();
+    auto entry = signed_entry.getEntry();
+    auto signature = signed_entry.getSignature();
+    if (signature.size() != 64) {
+      value = Status::InvalidArgument(where + ": signature is not 64 bytes");
+    } else if (entry.size() == 0) {
+      value = Status::InvalidArgument(where + ": entry is empty");
+    } else {
+      Bytes bytes(entry.begin(), entry.end());
+      bytes.insert(bytes.end(), signature.begin(), signature.end());
+      value = std::move(bytes);
+    }
+  });
+  KJ_IF_MAYBE(e, exception) {
+    return Status::InvalidArgument(where + ": " + e->getDescription().cStr());
+  }
+  LEDGER_ASSIGN_OR_RETURN(Bytes bytes, std::move(value));
+  return std::optional<Bytes>(std::move(bytes));
 }
 
 }  // namespace fundledger::ledger

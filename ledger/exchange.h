@@ -3,6 +3,8 @@
 #pragma once
 
 #include <functional>
+#include <istream>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +20,41 @@ inline constexpr size_t kImportGroupEntries = 10'000;
 // Entries in one export file, at most.
 inline constexpr size_t kExportEntriesMax = 50'000'000;
 
+// Longest line of a JSON-lines export, and largest message of a Cap'n Proto export, in bytes:
+// an entry at events::kEntryBytesMax in base64 with its body as JSON stays well below it.
+inline constexpr size_t kExportRecordBytesMax = size_t{8} << 20;
+// Segments of one Cap'n Proto export message, at most (a SignedEntry as written has one).
+inline constexpr uint32_t kExportSegmentsMax = 64;
+
+// An export read one entry at a time from a stream, never held whole: JSON lines (each with
+// `entry` and `signature` in base64; a `leafHash`, if present, must match) or Cap'n Proto
+// SignedEntry messages. Memory: one record and a read buffer, whatever the export's size.
+// Not thread safe; `in` is not owned and must outlive the reader.
+class ExportReader {
+ public:
+  ExportReader(std::istream* in, bool capnp);
+  // The next entry as stored (canonical entry bytes, then the 64-byte signature), not yet
+  // decoded; nullopt at the end (trailing blank lines are ignored). kInvalidArgument naming
+  // the line or message: malformed JSON or base64, a blank line before the end, a record over
+  // kExportRecordBytesMax, a message cut short, more than kExportEntriesMax entries;
+  // kCorruption for a leafHash that does not match; kIOError if the stream fails.
+  Result<std::optional<Bytes>> NextRaw();
+  // Entries returned so far.
+  uint64_t count() const { return count_; }
+
+ private:
+  Result<std::optional<Bytes>> NextJson();
+  Result<std::optional<Bytes>> NextCapnp();
+  // Reads up to `n` bytes into `out`; returns how many (fewer only at the end).
+  Result<size_t> ReadUpTo(char* out, size_t n);
+  std::istream* in_;
+  bool capnp_;
+  std::string buffer_;  // JSON lines read but not yet returned, from pos_
+  size_t pos_ = 0;
+  bool eof_ = false;
+  uint64_t line_ = 0, count_ = 0;
+};
+
 // The JSON line of one entry: seq, kind, signer, recordedAt, recordedAtIso, ledgerId, prevHash,
 // idempotencyKey, entry (base64), signature (base64), leafHash (hex), body.
 std::string ExportJsonLine(const StoredEntry& stored);
@@ -29,6 +66,10 @@ Result<std::vector<StoredEntry>> ParseExport(std::string_view data, bool capnp);
 
 // Writes entries [from, to] of `ledger` to `out` (JSON lines or Cap'n Proto stream).
 Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp, std::string* out);
+// The same, each entry's bytes handed to `sink` as soon as it is read, so an export of any
+// size holds one entry at a time. The first error (a read, or the sink's) stops it.
+Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp,
+                   const std::function<Status(std::string_view)>& sink);
 
 // Appends `entries` to `ledger` (which may be empty, from an import-only Create). All or
 // nothing with respect to verification: signatures are checked on every core, then the whole
@@ -44,9 +85,11 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64
                      const std::function<void(uint64_t)>& progress,
                      size_t group_entries = kImportGroupEntries);
 
-// Checks that `sealed` may follow the head of `state`: seq, ledger id, prev hash, time order,
-// signer registered with a key matching its id, the signature (unless `signature_checked`),
-// the leaf hash, and projections::Validate. kCorruption for integrity, rule errors as Validate.
+// Checks that `sealed` may follow the head of `state`: ledger::CheckLink (seq, ledger id, prev
+// hash, time order, signer registered with a key matching its id, the signature, the leaf
+// hash), then projections::Validate. `signature_checked`: the caller verified the signature
+// with the key whose id is the signer's (CheckLink's SignatureVerdict). kCorruption for
+// integrity, rule errors as Validate.
 Status CheckNextEntry(const projections::LedgerState& state, const StoredEntry& sealed, bool signature_checked);
 
 }  // namespace fundledger::ledger

@@ -9,6 +9,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "events/crypto.h"
@@ -192,6 +193,23 @@ class Ledger {
 
   // The ledger's origin line for checkpoints: "fundledger/<ledgerId hex>".
   std::string Origin() const;
+
+  // --- Sequential reads for the replay paths (audit, verify, export) ---
+
+  // Raw stored values of entries first..first+count-1, in order, into `out` (cleared first):
+  // one Result per seq, as ReadRaw gives it (kNotFound for a missing entry), read with one
+  // iterator seek rather than one lookup per entry. Stored keys of another form are skipped
+  // (audit names them as stray records).
+  virtual void ReadRawRange(uint64_t first, size_t count,
+                            std::vector<Result<Bytes>>* out) const = 0;
+  // The stored projection row `key` (nullopt if there is none): one point read, for an
+  // incremental audit's comparison of the rows its entries changed. kIOError if unreadable.
+  virtual Result<std::optional<std::string>> StoredRow(const std::string& key) const = 0;
+  // Calls `fn` with every stored Merkle record's key and value, in key order (level, then
+  // index: ledger/internal/storage_format.h), through one iterator, so audit compares the tree
+  // in one pass instead of one lookup per node. kIOError if the store cannot be read.
+  virtual Status ScanMerkle(
+      const std::function<void(std::string_view key, std::string_view value)>& fn) const = 0;
 
  protected:
   Ledger() = default;

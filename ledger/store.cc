@@ -249,6 +249,13 @@ class RocksLedger : public Ledger {
   mutable std::map<ev::KeyId, std::pair<uint64_t, ev::PublicKey>> verified_keys_;
   // Column families found at open that a ledger never makes (their handles follow the known).
   std::vector<std::string> unknown_families_;
+
+  // --- Sequential reads for the replay paths (defined at the end of this file) ---
+ public:
+  void ReadRawRange(uint64_t first, size_t count, std::vector<Result<Bytes>>* out) const override;
+  Result<std::optional<std::string>> StoredRow(const std::string& key) const override;
+  Status ScanMerkle(const std::function<void(std::string_view key, std::string_view value)>& fn)
+      const override;
 };
 
 // Registrations vouch for registrations (the authority for an admin, the admin for a clerk);
@@ -920,4 +927,54 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& path, const Open
   return std::unique_ptr<Ledger>(std::move(db));
 }
 
+// --- Sequential reads for the replay paths ---
+namespace {
+
+void RocksLedger::ReadRawRange(uint64_t first, size_t count,
+                               std::vector<Result<Bytes>>* out) const {
+  LEDGER_CHECK(out != nullptr);
+  out->clear();
+  out->reserve(count);
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kEntries]));
+  it->Seek(SeqKey(first));
+  for (uint64_t seq = first; seq < first + count; ++seq) {
+    const std::string want = SeqKey(seq);
+    // Keys of another length, or below this seq, are not this entry (stray records).
+    while (it->Valid() && (it->key().size() != internal::kSeqKeyBytes || it->key().compare(want) < 0)) {
+      it->Next();
+    }
+    if (!it->status().ok()) {
+      out->push_back(FromRocks(it->status(), "reading entry " + std::to_string(seq)));
+      continue;
+    }
+    if (!it->Valid() || it->key() != rocksdb::Slice(want)) {
+      out->push_back(Status::NotFound("entry " + std::to_string(seq) + " does not exist"));
+      continue;
+    }
+    const rocksdb::Slice value = it->value();
+    out->push_back(Bytes(value.data(), value.data() + value.size()));
+    it->Next();
+  }
+}
+
+Result<std::optional<std::string>> RocksLedger::StoredRow(const std::string& key) const {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kProjections], key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading projection row " + key));
+  return std::optional<std::string>(std::move(value));
+}
+
+Status RocksLedger::ScanMerkle(
+    const std::function<void(std::string_view key, std::string_view value)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kMerkle]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    fn(std::string_view(it->key().data(), it->key().size()),
+       std::string_view(it->value().data(), it->value().size()));
+  }
+  return FromRocks(it->status(), "reading the merkle tree");
+}
+
+}  // namespace
 }  // namespace fundledger::ledger

@@ -1,6 +1,7 @@
 // audit, checkpoint, prove, check-proof, export, import, rebuild: the inspector's tools.
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 
@@ -24,14 +25,50 @@ struct AuditArgs {
   std::vector<std::string> checkpoints;
   bool attest = false;
   std::string attestation_out;
+  bool since_attestation = false;
 };
 
 bool IsCapnpFile(const std::string& path) { return path.ends_with(".capnp") || path.ends_with(".bin"); }
 
-Result<std::vector<ledger::StoredEntry>> LoadExport(const std::string& path) {
-  LEDGER_ASSIGN_OR_RETURN(std::string data, ReadFile(path));
-  return ledger::ParseExport(data, IsCapnpFile(path));
-}
+// An export file's entries for audit, streamed: counted on a first pass, which also refuses a
+// malformed file (exit 2) before anything is audited, then read again in order as the audit
+// asks for them. Holds one record at a time, whatever the file's size.
+class StreamedExport : public ledger::EntrySource {
+ public:
+  static Result<std::unique_ptr<StreamedExport>> Open(const std::string& path, bool capnp) {
+    auto source = std::unique_ptr<StreamedExport>(new StreamedExport(path, capnp));
+    if (!source->in_) return Status::IOError("cannot read " + path);
+    ledger::ExportReader counter(&source->in_, capnp);
+    while (true) {
+      LEDGER_ASSIGN_OR_RETURN(auto next, counter.NextRaw());
+      if (!next) break;
+    }
+    source->size_ = counter.count();
+    source->in_.clear();
+    source->in_.seekg(0);
+    if (!source->in_) return Status::IOError("cannot read " + path);
+    return source;
+  }
+  uint64_t Size() const override { return size_; }
+  // Entries are read in order only (Audit asks for them so).
+  Result<ev::Bytes> Raw(uint64_t seq) const override {
+    if (seq != next_seq_) return Status::IOError("the export is read in order, not entry " + std::to_string(seq));
+    ++next_seq_;
+    auto next = reader_.NextRaw();
+    // The file was checked whole on the first pass: a change now is a read failure.
+    if (!next.ok()) return Status::IOError(next.status().message());
+    if (!next->has_value()) return Status::NotFound("entry " + std::to_string(seq) + " is not in the export");
+    return std::move(**next);
+  }
+
+ private:
+  StreamedExport(const std::string& path, bool capnp)
+      : in_(path, std::ios::binary), reader_(&in_, capnp) {}
+  mutable std::ifstream in_;
+  mutable ledger::ExportReader reader_;
+  mutable uint64_t next_seq_ = 1;
+  uint64_t size_ = 0;
+};
 
 void PrintSummary(const Context& ctx, const ledger::AuditReport& report, const std::string& origin) {
   std::map<std::string, pj::Totals> by_measure;
@@ -61,12 +98,17 @@ void PrintSummary(const Context& ctx, const ledger::AuditReport& report, const s
     PrintJson({{"origin", origin}, {"entries", report.entries}, {"recipients", report.state.recipients.size()},
                {"applications", report.state.applications.size()}, {"rootHash", ev::Hex(report.root)},
                {"stateHash", ev::Hex(report.state_hash)}, {"checkpointsChecked", report.checkpoints_checked},
+               {"firstReplayed", report.first_replayed},
                {"integrityFindings", integrity}, {"ruleFindings", rules}, {"measures", measures}, {"findings", findings}});
     return;
   }
   for (const auto& f : report.findings) {
     std::cout << (f.integrity ? "INTEGRITY " : "RULE      ") << (f.seq ? "seq " + std::to_string(f.seq) + " " : "")
               << (f.kind.empty() ? "" : f.kind + " ") << "[" << f.code << "] " << f.message << "\n";
+  }
+  if (report.attestation_seq != 0) {
+    std::cout << "audit since the attestation at entry " << report.attestation_seq
+              << " (entries before it as attested, not re-checked)\n";
   }
   std::cout << "audit of " << origin << "\n  entries " << report.entries << ", recipients " << report.state.recipients.size()
             << ", applications " << report.state.applications.size() << ", checkpoints checked " << report.checkpoints_checked
@@ -118,15 +160,12 @@ Status AuditCommand(const Context& ctx, const AuditArgs& args) {
   }
   std::unique_ptr<ledger::Ledger> ledger;
   std::unique_ptr<ledger::EntrySource> source;
+  if (args.since_attestation && !args.from_export.empty()) {
+    return Status::InvalidArgument("--since-attestation audits a ledger, not --from-export");
+  }
+  options.since_attestation = args.since_attestation;
   if (!args.from_export.empty()) {
-    LEDGER_ASSIGN_OR_RETURN(auto entries, LoadExport(args.from_export));
-    std::vector<ev::Bytes> values;
-    for (auto& e : entries) {
-      ev::Bytes v = std::move(e.entry_bytes);
-      v.insert(v.end(), e.signature.begin(), e.signature.end());
-      values.push_back(std::move(v));
-    }
-    source = std::make_unique<ledger::MemoryEntrySource>(std::move(values));
+    LEDGER_ASSIGN_OR_RETURN(source, StreamedExport::Open(args.from_export, IsCapnpFile(args.from_export)));
   } else {
     // An attesting audit holds the writer lock so nothing is appended between audit and attestation.
     LEDGER_ASSIGN_OR_RETURN(ledger, args.attest ? ctx.OpenWriter() : ctx.OpenReader());
@@ -299,20 +338,29 @@ Status ExportCommand(const Context& ctx, const std::string& format, uint64_t fro
   if (to_file) LEDGER_RETURN_IF_ERROR(CheckOutputFile(out, ctx.force));
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenReader());
   if (to == 0) to = ledger->size();
-  std::string data;
   if (format == "hledger") {
     // A journal's balances need every money event from the start: --from does not apply.
     if (from != 1) return Status::InvalidArgument("--from does not apply to --format hledger");
-    LEDGER_ASSIGN_OR_RETURN(data, report::HledgerJournal(*ledger, to));
-  } else {
-    LEDGER_RETURN_IF_ERROR(ledger::WriteExport(*ledger, from, to, format == "capnp", &data));
-  }
-  if (!to_file) {
-    std::cout << data;
-  } else {
+    LEDGER_ASSIGN_OR_RETURN(std::string data, report::HledgerJournal(*ledger, to));
+    if (!to_file) {
+      std::cout << data;
+      return Status::Ok();
+    }
     LEDGER_RETURN_IF_ERROR(WriteFile(out, data, 0644, ctx.force));
-    if (!ctx.json) std::cerr << "exported entries " << from << ".." << to << " to " << out << "\n";
+  } else if (!to_file) {
+    // Entries go out as they are read: an export never holds the ledger in memory.
+    LEDGER_RETURN_IF_ERROR(
+        ledger::WriteExport(*ledger, from, to, format == "capnp", [](std::string_view piece) {
+          std::cout.write(piece.data(), static_cast<std::streamsize>(piece.size()));
+          return std::cout ? Status::Ok() : Status::IOError("cannot write standard output");
+        }));
+    return Status::Ok();
+  } else {
+    LEDGER_RETURN_IF_ERROR(WriteFileStreamed(out, 0644, ctx.force, [&](const OutputSink& sink) {
+      return ledger::WriteExport(*ledger, from, to, format == "capnp", sink);
+    }));
   }
+  if (!ctx.json) std::cerr << "exported entries " << from << ".." << to << " to " << out << "\n";
   return Status::Ok();
 }
 
@@ -416,6 +464,9 @@ void AddAuditCommands(CLI::App& app, Context& ctx, Action* run) {
   audit->add_option("--checkpoint", audit_args.checkpoints, "a published checkpoint note to check (repeatable)");
   audit->add_flag("--attest", audit_args.attest, "append an AuditAttested entry signed by --key (or write --attestation-out for an export)");
   audit->add_option("--attestation-out", audit_args.attestation_out, "attestation file for an export audit");
+  audit->add_flag("--since-attestation", audit_args.since_attestation,
+                  "re-check only from the last AuditAttested entry: the state and tree it attests are "
+                  "read from the store and checked against it, later entries get every check");
   audit->add_flag("--force", ctx.force, "replace an existing --attestation-out file");
   audit->callback([&ctx, run] { *run = [&ctx] { return AuditCommand(ctx, audit_args); }; });
 

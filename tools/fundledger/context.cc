@@ -75,8 +75,8 @@ Status CheckOutputFile(const std::string& path, bool force) {
 
 namespace {
 
-// Writes all of `data` to `fd` and syncs it; false on any failure (errno set).
-bool WriteAllAndSync(int fd, const std::string& data) {
+// Writes all of `data` to `fd`; false on any failure (errno set).
+bool WriteAll(int fd, std::string_view data) {
   size_t written = 0;
   while (written < data.size()) {
     ssize_t n = ::write(fd, data.data() + written, data.size() - written);
@@ -84,7 +84,7 @@ bool WriteAllAndSync(int fd, const std::string& data) {
     if (n <= 0) return false;
     written += static_cast<size_t>(n);
   }
-  return ::fsync(fd) == 0;
+  return true;
 }
 
 // Moves `from` onto `to`; without `replace`, fails with EEXIST if `to` exists, atomically (a
@@ -102,6 +102,12 @@ bool MoveInto(const std::string& from, const std::string& to, bool replace) {
 }  // namespace
 
 Status WriteFile(const std::string& path, const std::string& data, unsigned mode, bool force) {
+  return WriteFileStreamed(path, mode, force,
+                           [&data](const OutputSink& sink) { return sink(data); });
+}
+
+Status WriteFileStreamed(const std::string& path, unsigned mode, bool force,
+                         const std::function<Status(const OutputSink&)>& produce) {
   LEDGER_RETURN_IF_ERROR(CheckOutputFile(path, force));
   const std::filesystem::path target(path);
   if (!target.has_filename()) return Status::IOError("cannot write " + path + ": not a file name");
@@ -120,7 +126,30 @@ Status WriteFile(const std::string& path, const std::string& data, unsigned mode
     return Status::IOError(what + ": " + reason);
   };
   // fchmod, not the mode of open(): the umask must not decide a key file's mode.
-  bool written = ::fchmod(fd, static_cast<mode_t>(final_mode)) == 0 && WriteAllAndSync(fd, data);
+  if (::fchmod(fd, static_cast<mode_t>(final_mode)) != 0) {
+    ::close(fd);
+    return fail("cannot write " + path);
+  }
+  // Bytes are collected up to kOutputBufferBytes and written in one call, so a producer may
+  // hand over small pieces (an export's lines) without a system call each.
+  std::string buffer;
+  bool io_failed = false;
+  const OutputSink sink = [&](std::string_view piece) -> Status {
+    if (io_failed) return Status::IOError("cannot write " + path);
+    buffer.append(piece);
+    if (buffer.size() < kOutputBufferBytes) return Status::Ok();
+    io_failed = !WriteAll(fd, buffer);
+    buffer.clear();
+    if (io_failed) return Status::IOError("cannot write " + path + ": " + std::strerror(errno));
+    return Status::Ok();
+  };
+  Status produced = produce(sink);
+  if (!produced.ok()) {
+    ::close(fd);
+    ::unlink(temp.c_str());
+    return produced;
+  }
+  bool written = !io_failed && WriteAll(fd, buffer) && ::fsync(fd) == 0;
   if (::close(fd) != 0 || !written) return fail("cannot write " + path);
   if (!MoveInto(temp, path, force)) {
     if (errno == EEXIST) {

@@ -4,11 +4,13 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "events/crypto.h"
 #include "ledger/ledger.h"
@@ -61,6 +63,17 @@ Status CheckOutputFile(const std::string& path, bool force);
 // an existing file is replaced and keeps the stricter of its mode and `mode` (bits in both).
 // On error `path` is unchanged and the temporary file removed.
 Status WriteFile(const std::string& path, const std::string& data, unsigned mode, bool force);
+// Receives an output's bytes piece by piece; an error stops the producer.
+using OutputSink = std::function<Status(std::string_view)>;
+// Bytes WriteFileStreamed collects before one write call.
+inline constexpr size_t kOutputBufferBytes = 1 << 20;
+// WriteFile for an output too large to hold (an export): `produce` hands its bytes to the sink
+// in order, and they go to the temporary file through a buffer of kOutputBufferBytes; the
+// contract is WriteFile's (refusals, temporary file fsynced and renamed, directory synced,
+// modes). If `produce` or a write fails, its error is returned, `path` is unchanged and the
+// temporary file removed.
+Status WriteFileStreamed(const std::string& path, unsigned mode, bool force,
+                         const std::function<Status(const OutputSink&)>& produce);
 
 // Bounds of numeric options: a seq or tree size is 1..2^64-1; a fiscal year is a four-digit
 // calendar year from 1970 (events::ParseIsoDate's range).

@@ -1,0 +1,249 @@
+// Goal: `audit --since-attestation` (AuditOptions::since_attestation) re-checks a ledger from its
+// last AuditAttested entry only, with a full audit's checks for the entries from there on: an
+// intact ledger gives the full audit's root and state hash while reading no entry before the
+// attestation; damage after the attestation is named at its seq by the incremental audit;
+// damage before it is the full audit's to find (the incremental one does not read it); a
+// stored state before the attestation that is not the attested one is refused; a ledger
+// without an attestation is refused.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <algorithm>
+#include <bit>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "events/crypto.h"
+#include "ledger/audit.h"
+#include "ledger/internal/storage_format.h"
+#include "ledger/ledger.h"
+#include "tests/testutil/testutil.h"
+
+namespace fundledger::ledger {
+namespace {
+
+namespace ev = ::fundledger::events;
+using ::testing::HasSubstr;
+
+// A ledger's entries that records the lowest seq the audit read.
+class WatchedSource : public LedgerEntrySource {
+ public:
+  explicit WatchedSource(const Ledger* ledger) : LedgerEntrySource(ledger) {}
+  Result<Bytes> Raw(uint64_t seq) const override {
+    Note(seq);
+    return LedgerEntrySource::Raw(seq);
+  }
+  void ReadRange(uint64_t first, size_t count, std::vector<Result<Bytes>>* out) const override {
+    Note(first);
+    LedgerEntrySource::ReadRange(first, count, out);
+  }
+  uint64_t lowest() const { return lowest_; }
+
+ private:
+  void Note(uint64_t seq) const { lowest_ = std::min(lowest_, seq); }
+  mutable uint64_t lowest_ = std::numeric_limits<uint64_t>::max();
+};
+
+std::optional<Finding> FirstIntegrity(const AuditReport& report) {
+  for (const Finding& f : report.findings) {
+    if (f.integrity) return f;
+  }
+  return std::nullopt;
+}
+
+class IncrementalAuditTest : public testutil::LedgerFixture {
+ protected:
+  void SetUp() override {
+    LedgerFixture::SetUp();
+    if (HasFatalFailure()) return;
+    Allocate("2", 2025, 1'000'000'000);
+    Cycle(1);
+    Cycle(2);
+    Result<AuditReport> full = AuditOf(false);
+    ASSERT_TRUE(full.ok()) << full.status().ToString();
+    ASSERT_TRUE(full->IntegrityOk() && full->RulesOk()) << full->FindingsText();
+    attestation_ = MustAppend(
+        "auditor", ev::AuditAttested{full->entries, full->root, full->state_hash,
+                                     ev::Sha256(full->FindingsText()),
+                                     static_cast<uint32_t>(full->findings.size())});
+    Cycle(3);
+    Cycle(4);
+    ASSERT_GE(ledger_->size(), attestation_ + 8);
+  }
+
+  // A recipient, an application approved, awarded and paid.
+  void Cycle(uint32_t i) {
+    std::string recipient = AddRecipient(i, ev::RecipientKind::kEnterprise);
+    std::string id = "A-" + std::to_string(i);
+    SubmitAndApprove(ev::ApplicationSubmitted{id, recipient, "2", "standard", 2025, 400'000'000,
+                                              "compute_service_contract",
+                                              {{"rented_compute", "true"}},
+                                              {testutil::Digest("contract " + id)}});
+    MustAppend("reviewer:SZ-STIB", ev::AwardGranted{id, 150'000'000, 150'000'000, 0, ""});
+    MustAppend("treasurer", ev::PayoutDisbursed{id, 50'000'000, "T-" + std::to_string(i)});
+  }
+
+  // Audits the ledger at path_ (reopened as a reader if closed), full or incremental.
+  Result<AuditReport> AuditOf(bool since_attestation, uint64_t* lowest_read = nullptr) {
+    std::unique_ptr<Ledger> reader;
+    const Ledger* ledger = ledger_.get();
+    if (ledger == nullptr) {
+      LEDGER_ASSIGN_OR_RETURN(reader, Ledger::Open(path_, OpenMode::kReader));
+      ledger = reader.get();
+    }
+    AuditOptions options;
+    options.stored = ledger;
+    options.since_attestation = since_attestation;
+    WatchedSource source(ledger);
+    Result<AuditReport> report = Audit(source, options);
+    if (lowest_read != nullptr) *lowest_read = source.lowest();
+    return report;
+  }
+
+  // Rewrites one stored record with the ledger closed, as someone with the files could.
+  void Rewrite(const char* family, const std::string& key,
+               const std::function<void(std::string*)>& change) {
+    ledger_.reset();
+    rocksdb::DBOptions options;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, path_, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path_, families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> db(raw);
+    rocksdb::ColumnFamilyHandle* cf = nullptr;
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (names[i] == family) cf = handles[i];
+    }
+    ASSERT_NE(cf, nullptr);
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), cf, key, &value).ok()) << family;
+    change(&value);
+    rocksdb::WriteOptions synced;
+    synced.sync = true;
+    ASSERT_TRUE(db->Put(synced, cf, key, value).ok());
+    for (auto* handle : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+  }
+
+  // Flips the last byte (the signature's) of stored entry `seq`.
+  void FlipSignature(uint64_t seq) {
+    Rewrite(internal::kCfEntries, internal::SeqKey(seq), [](std::string* v) { v->back() ^= 0x01; });
+  }
+
+  uint64_t attestation_ = 0;
+};
+
+TEST_F(IncrementalAuditTest, IntactLedgerGivesTheFullAuditsResultFromTheAttestationOn) {
+  Result<AuditReport> full = AuditOf(false);
+  ASSERT_TRUE(full.ok());
+  uint64_t lowest = 0;
+  Result<AuditReport> since = AuditOf(true, &lowest);
+  ASSERT_TRUE(since.ok()) << since.status().ToString();
+  EXPECT_TRUE(since->IntegrityOk() && since->RulesOk()) << since->FindingsText();
+  EXPECT_EQ(since->attestation_seq, attestation_);
+  EXPECT_EQ(since->first_replayed, attestation_);
+  EXPECT_EQ(lowest, attestation_) << "the incremental audit read entries before the attestation";
+  EXPECT_EQ(since->entries, ledger_->size());
+  EXPECT_EQ(since->root, full->root);
+  EXPECT_EQ(since->state_hash, full->state_hash);
+}
+
+TEST_F(IncrementalAuditTest, DamageAfterTheAttestationIsNamedByTheIncrementalAudit) {
+  const uint64_t seq = attestation_ + 2;
+  FlipSignature(seq);
+  Result<AuditReport> since = AuditOf(true);
+  ASSERT_TRUE(since.ok()) << since.status().ToString();
+  std::optional<Finding> first = FirstIntegrity(*since);
+  ASSERT_TRUE(first.has_value()) << "damage after the attestation went unnoticed";
+  EXPECT_EQ(first->seq, seq);
+  EXPECT_EQ(first->code, "integrity.signature");
+  EXPECT_THAT(first->message, HasSubstr("entry " + std::to_string(seq)));
+}
+
+TEST_F(IncrementalAuditTest, ProjectionRowAnEntryAfterTheAttestationChangedIsCompared) {
+  const std::string row = projections::RowKeyApplication("A-4");
+  Rewrite(internal::kCfProjections, row, [](std::string* v) { v->insert(0, " "); });
+  Result<AuditReport> since = AuditOf(true);
+  ASSERT_TRUE(since.ok()) << since.status().ToString();
+  bool named = false;
+  for (const Finding& f : since->findings) {
+    named = named || (f.integrity && f.code == "integrity.projection" &&
+                      f.message.find(row) != std::string::npos);
+  }
+  EXPECT_TRUE(named) << since->FindingsText();
+}
+
+TEST_F(IncrementalAuditTest, DamageBeforeTheAttestationIsTheFullAuditsToFind) {
+  const uint64_t seq = attestation_ - 3;
+  FlipSignature(seq);
+  Result<AuditReport> full = AuditOf(false);
+  ASSERT_TRUE(full.ok());
+  std::optional<Finding> first = FirstIntegrity(*full);
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->seq, seq);
+  // The incremental audit takes the attested prefix as attested and does not read it.
+  uint64_t lowest = 0;
+  Result<AuditReport> since = AuditOf(true, &lowest);
+  ASSERT_TRUE(since.ok());
+  EXPECT_TRUE(since->IntegrityOk()) << since->FindingsText();
+  EXPECT_EQ(lowest, attestation_);
+}
+
+TEST_F(IncrementalAuditTest, StoredStateBeforeTheAttestationThatIsNotTheAttestedOneIsRefused) {
+  // The head row as of the entry before the attestation, replaced by the one before that.
+  ledger_.reset();
+  std::string older;
+  Rewrite(internal::kCfHistory, internal::HistoryKey("head", attestation_ - 2),
+          [&older](std::string* v) { older = *v; });
+  Rewrite(internal::kCfHistory, internal::HistoryKey("head", attestation_ - 1),
+          [&older](std::string* v) { *v = older; });
+  Result<AuditReport> since = AuditOf(true);
+  ASSERT_FALSE(since.ok());
+  EXPECT_TRUE(since.status().IsCorruption()) << since.status().ToString();
+  EXPECT_THAT(since.status().message(), HasSubstr("entry " + std::to_string(attestation_)));
+  // The full audit names the forged row version.
+  Result<AuditReport> full = AuditOf(false);
+  ASSERT_TRUE(full.ok());
+  ASSERT_TRUE(FirstIntegrity(*full).has_value());
+  EXPECT_EQ(FirstIntegrity(*full)->code, "integrity.history");
+}
+
+TEST_F(IncrementalAuditTest, StoredTreeBeforeTheAttestationThatIsNotTheAttestedOneIsRefused) {
+  // The largest perfect subtree of the attested tree: the attested root is built on it.
+  const auto level = static_cast<uint32_t>(std::bit_width(attestation_ - 1) - 1);
+  Rewrite(internal::kCfMerkle, internal::MerkleKey(level, 0),
+          [](std::string* v) { (*v)[0] = static_cast<char>((*v)[0] ^ 0x01); });
+  Result<AuditReport> since = AuditOf(true);
+  ASSERT_FALSE(since.ok());
+  EXPECT_TRUE(since.status().IsCorruption()) << since.status().ToString();
+  EXPECT_THAT(since.status().message(), HasSubstr("Merkle tree"));
+}
+
+TEST_F(IncrementalAuditTest, LedgerWithoutAnAttestationIsRefused) {
+  std::unique_ptr<testutil::TempDir> other = std::make_unique<testutil::TempDir>();
+  ledger_.reset();
+  path_ = other->Sub("plain");
+  ev::LedgerCreated created;
+  created.name = "plain";
+  created.authority_public_key = Key("authority").public_key();
+  created.authority_unit = "LEDGER-ADMIN";
+  created.authority_holder = "authority";
+  auto plain = Ledger::Create(path_, Key("authority"), created, clock_ms_);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  ledger_ = std::move(*plain);
+  Result<AuditReport> since = AuditOf(true);
+  ASSERT_FALSE(since.ok());
+  EXPECT_TRUE(since.status().IsNotFound()) << since.status().ToString();
+  ledger_.reset();
+}
+
+}  // namespace
+}  // namespace fundledger::ledger
