@@ -9,6 +9,7 @@
 #include <cstring>
 #include <atomic>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -205,74 +206,146 @@ Status CheckNextEntry(const pj::LedgerState& state, const StoredEntry& sealed, b
   return pj::Validate(state, sealed.entry).WithPrefix("entry " + std::to_string(sealed.entry.seq));
 }
 
-Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,
-                     const std::function<void(uint64_t)>& progress, size_t group_entries) {
+namespace {
+
+// Verifies every signature of `group` on every core, each with the key its signer id names:
+// `known` (the keys registered before the group) or one the group registers. Keys are named by
+// the hash of their bytes, so gathering them up front is unambiguous; whether the signer was
+// registered and unrevoked *at that entry* is the chain check's and the rules' job.
+Status VerifyGroup(const pj::StateView& known, std::span<const StoredEntry> group) {
+  std::map<ev::KeyId, ev::PublicKey> keys;
+  for (const pj::KeyInfo* info : known.AllKeys()) {
+    keys[ev::KeyIdOf(info->public_key)] = info->public_key;
+  }
+  for (const StoredEntry& s : group) {
+    if (const auto* k = std::get_if<ev::KeyRegistered>(&s.entry.body)) {
+      keys[ev::KeyIdOf(k->public_key)] = k->public_key;
+    }
+    if (const auto* c = std::get_if<ev::LedgerCreated>(&s.entry.body)) {
+      keys[ev::KeyIdOf(c->authority_public_key)] = c->authority_public_key;
+    }
+  }
+  return ParallelFor(group.size(), [&](size_t i) -> Status {
+    const StoredEntry& s = group[i];
+    auto it = keys.find(s.entry.signer);
+    if (it == keys.end()) {
+      return Status::Corruption("entry " + std::to_string(s.entry.seq) +
+                                ": signer is not a key of this ledger");
+    }
+    if (!ev::Ed25519Verify(it->second, s.entry_bytes, s.signature)) {
+      return Status::Corruption("entry " + std::to_string(s.entry.seq) +
+                                ": signature does not verify");
+    }
+    return Status::Ok();
+  });
+}
+
+}  // namespace
+
+ImportSource ExportSource(ExportReader* reader) {
+  return [reader](size_t max, std::vector<StoredEntry>* out) -> Status {
+    out->clear();
+    std::vector<std::pair<uint64_t, Bytes>> raw;  // (record number, stored value)
+    while (raw.size() < max) {
+      LEDGER_ASSIGN_OR_RETURN(std::optional<Bytes> next, reader->NextRaw());
+      if (!next) break;
+      raw.emplace_back(reader->count(), std::move(*next));
+    }
+    out->resize(raw.size());
+    return ParallelFor(raw.size(), [&](size_t i) -> Status {
+      auto split = SplitStoredValue(raw[i].second);
+      if (!split.ok()) {
+        return Status::InvalidArgument("record " + std::to_string(raw[i].first) + ": " +
+                                       split.status().message());
+      }
+      (*out)[i] = std::move(*split);
+      return Status::Ok();
+    });
+  };
+}
+
+Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, int64_t now_ms,
+                    const std::function<void(uint64_t)>& progress, size_t group_entries) {
   LEDGER_CHECK(ledger != nullptr);
   LEDGER_CHECK(group_entries > 0 && group_entries <= kBatchEntriesMax) << group_entries;
-  if (entries.empty()) return Status::InvalidArgument("nothing to import");
+  ImportSource source = open();
+  std::vector<StoredEntry> group;
   uint64_t skipped = 0;  // entries an unfinished import already appended
   if (ledger->import_unfinished()) {
     // A resumed import: the entries already appended must be this export's first ones, byte
     // for byte (their leaf hashes are stored as the Merkle tree's leaves).
     const uint64_t done = ledger->size();
-    if (done > entries.size()) {
-      return Status::Corruption("the unfinished import holds " + std::to_string(done) +
-                                " entries; this export has " + std::to_string(entries.size()));
-    }
-    for (uint64_t i = 0; i < done; ++i) {
-      LEDGER_ASSIGN_OR_RETURN(Hash leaf, ledger->tree().Node(0, i));
-      if (leaf != entries[i].leaf_hash) {
-        return Status::Corruption(
-            "entry " + std::to_string(i + 1) +
-            " differs from the one the unfinished import appended (another export?)");
+    while (skipped < done) {
+      LEDGER_RETURN_IF_ERROR(source(std::min<uint64_t>(group_entries, done - skipped), &group));
+      if (group.empty()) {
+        return Status::Corruption("the unfinished import holds " + std::to_string(done) +
+                                  " entries; this export has " + std::to_string(skipped));
+      }
+      for (const StoredEntry& s : group) {
+        LEDGER_ASSIGN_OR_RETURN(Hash leaf, ledger->tree().Node(0, skipped));
+        ++skipped;
+        if (leaf != s.leaf_hash) {
+          return Status::Corruption(
+              "entry " + std::to_string(skipped) +
+              " differs from the one the unfinished import appended (another export?)");
+        }
       }
     }
-    entries = entries.subspan(done);
-    skipped = done;
     if (progress && skipped > 0) progress(skipped);
-    if (entries.empty()) return ledger->FinishImport();
   }
-  // 1. Signatures on every core. Keys are identified by the hash of their bytes, so every key
-  //    the ledger or the import ever registers can be gathered up front without ambiguity;
-  //    whether the signer was registered and unrevoked *at that entry* is the dry run's job.
-  std::map<ev::KeyId, ev::PublicKey> keys;
-  for (const pj::KeyInfo* info : ledger->view().AllKeys()) {
-    keys[ev::KeyIdOf(info->public_key)] = info->public_key;
-  }
-  for (const StoredEntry& s : entries) {
-    if (const auto* k = std::get_if<ev::KeyRegistered>(&s.entry.body)) keys[ev::KeyIdOf(k->public_key)] = k->public_key;
-    if (const auto* c = std::get_if<ev::LedgerCreated>(&s.entry.body)) keys[ev::KeyIdOf(c->authority_public_key)] = c->authority_public_key;
-  }
-  LEDGER_RETURN_IF_ERROR(ParallelFor(entries.size(), [&](size_t i) -> Status {
-    const StoredEntry& s = entries[i];
-    auto it = keys.find(s.entry.signer);
-    if (it == keys.end()) return Status::Corruption("entry " + std::to_string(s.entry.seq) + ": signer is not a key of this ledger");
-    if (!ev::Ed25519Verify(it->second, s.entry_bytes, s.signature)) {
-      return Status::Corruption("entry " + std::to_string(s.entry.seq) + ": signature does not verify");
+  // Into a ledger that already holds entries of its own, nothing may be appended unless every
+  // entry passes: a check pass on a draft of the state first, then the export is read again and
+  // committed. A new ledger (or a resumed one) is checked once, as it is committed: a refusal
+  // leaves an import that its directory's removal (or the same import, resumed) undoes.
+  if (!ledger->import_unfinished() && ledger->size() > 0) {
+    pj::LedgerState dry = ledger->Draft();
+    uint64_t checked = 0;
+    for (;;) {
+      LEDGER_RETURN_IF_ERROR(source(group_entries, &group));
+      if (group.empty()) break;
+      LEDGER_RETURN_IF_ERROR(VerifyGroup(dry, group));
+      for (const StoredEntry& s : group) {
+        Status future = pj::CheckNotInFuture(s.entry.recorded_at_ms, now_ms);
+        if (!future.ok()) return future.WithPrefix("entry " + std::to_string(s.entry.seq));
+        Status verdict = CheckNextEntry(dry, s, /*signature_checked=*/true);
+        if (!dry.ReadStatus().ok()) return dry.ReadStatus();  // unsound on an unread row
+        LEDGER_RETURN_IF_ERROR(verdict);
+        pj::Apply(&dry, pj::EntryContext{&s.entry, s.leaf_hash});
+        LEDGER_RETURN_IF_ERROR(dry.ReadStatus());
+        dry.dirty.clear();
+      }
+      checked += group.size();
     }
-    return Status::Ok();
-  }));
-  // 2. Dry run on a copy of the state: nothing is written unless every entry passes.
-  pj::LedgerState dry = ledger->Draft();
-  for (const StoredEntry& s : entries) {
-    Status future = pj::CheckNotInFuture(s.entry.recorded_at_ms, now_ms);
-    if (!future.ok()) return future.WithPrefix("entry " + std::to_string(s.entry.seq));
-    Status checked = CheckNextEntry(dry, s, /*signature_checked=*/true);
-    if (!dry.ReadStatus().ok()) return dry.ReadStatus();  // a refusal on an unread row is unsound
-    LEDGER_RETURN_IF_ERROR(checked);
-    pj::Apply(&dry, pj::EntryContext{&s.entry, s.leaf_hash});
-    LEDGER_RETURN_IF_ERROR(dry.ReadStatus());
-    dry.dirty.clear();
+    if (checked == 0) return Status::InvalidArgument("nothing to import");
+    source = open();
   }
-  // 3. Commit in groups; each group is one synced WriteBatch that re-checks its entries.
-  for (size_t begin = 0; begin < entries.size(); begin += group_entries) {
-    size_t count = std::min(group_entries, entries.size() - begin);
-    LEDGER_RETURN_IF_ERROR(
-        ledger->AppendSigned(entries.subspan(begin, count), now_ms, /*signatures_verified=*/true));
-    if (progress) progress(skipped + begin + count);
+  uint64_t appended = 0;
+  for (;;) {
+    LEDGER_RETURN_IF_ERROR(source(group_entries, &group));
+    if (group.empty()) break;
+    LEDGER_RETURN_IF_ERROR(VerifyGroup(ledger->view(), group));
+    LEDGER_RETURN_IF_ERROR(ledger->AppendSigned(group, now_ms, /*signatures_verified=*/true));
+    appended += group.size();
+    if (progress) progress(skipped + appended);
   }
+  if (appended == 0 && skipped == 0) return Status::InvalidArgument("nothing to import");
   if (ledger->import_unfinished()) return ledger->FinishImport();
   return Status::Ok();
+}
+
+Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,
+                     const std::function<void(uint64_t)>& progress, size_t group_entries) {
+  auto open = [entries]() -> ImportSource {
+    auto next = std::make_shared<size_t>(0);
+    return [entries, next](size_t max, std::vector<StoredEntry>* out) -> Status {
+      size_t n = std::min(max, entries.size() - *next);
+      out->assign(entries.begin() + static_cast<std::ptrdiff_t>(*next),
+                  entries.begin() + static_cast<std::ptrdiff_t>(*next + n));
+      *next += n;
+      return Status::Ok();
+    };
+  };
+  return ImportStream(ledger, open, now_ms, progress, group_entries);
 }
 
 }  // namespace fundledger::ledger

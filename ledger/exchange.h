@@ -71,16 +71,30 @@ Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp,
 Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp,
                    const std::function<Status(std::string_view)>& sink);
 
-// Appends `entries` to `ledger` (which may be empty, from an import-only Create). All or
-// nothing with respect to verification: signatures are checked on every core, then the whole
-// import is dry-run (chain, ledger id, time, signer rights, every rule) on a copy of the state;
-// only then is it committed in groups of `group_entries` (at most kBatchEntriesMax). An entry
+// Entries of an import in order, a group at a time: fills `out` (cleared first) with up to
+// `max` entries, none at the end. Errors name the record (kInvalidArgument) as ExportReader.
+using ImportSource = std::function<Status(size_t max, std::vector<StoredEntry>* out)>;
+// The entries `reader` reads, decoded on every core.
+ImportSource ExportSource(ExportReader* reader);
+
+// Appends the entries `open()` reads to `ledger`, a group of `group_entries` (at most
+// kBatchEntriesMax) at a time, holding one group in memory whatever the export's size. Each
+// group's signatures are checked on every core; each entry is checked (chain, ledger id, time,
+// signer rights, every rule) once, as its group is committed in one synced WriteBatch. An entry
 // dated later than `now_ms` (the importer's clock) plus projections::kClockSkewMsMax is
 // kRejected ("time.future"): the copy would refuse every write at the real time. `progress`
 // gets the number of this export's entries the ledger holds after each group.
-// Into a ledger marked as an unfinished import (CreateForImport, then a crash), the entries it
-// already holds must be this export's first ones (kCorruption otherwise); the rest is appended
-// and the mark cleared, so a killed import is resumed by running it again.
+// All or nothing: into a new ledger (empty, from CreateForImport) a refusal leaves an
+// unfinished import that its creator removes; into a ledger that already holds entries the
+// whole export is first checked on a draft of the state (read through `open()` a first time)
+// and nothing is appended unless every entry passes. Into a ledger marked as an unfinished
+// import (a crash), the entries it already holds must be this export's first ones
+// (kCorruption otherwise); the rest is appended and the mark cleared, so a killed import is
+// resumed by running it again.
+Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, int64_t now_ms,
+                    const std::function<void(uint64_t)>& progress,
+                    size_t group_entries = kImportGroupEntries);
+// ImportStream over entries held in memory.
 Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,
                      const std::function<void(uint64_t)>& progress,
                      size_t group_entries = kImportGroupEntries);

@@ -72,7 +72,7 @@ struct AppendResult {
 // A writer keeps at most this many projection rows read for earlier batches in memory; past
 // it they are dropped after a commit (and read again when needed), so a long import holds the
 // rows of one group, not of the whole history.
-inline constexpr size_t kCachedRowsMax = 200'000;
+inline constexpr size_t kCachedRowsMax = 50'000;
 
 // Thread safety: a Ledger is used from one thread at a time.
 class Ledger {

@@ -482,4 +482,41 @@ TEST_F(ExchangeTest, ImportRefusesAnEntryChangedAfterSigning) {
 }
 
 }  // namespace
+// Import reads its export a group at a time. Into a ledger holding entries of its own, a
+// refusal in a later group still appends nothing (the check pass); into a new ledger, the
+// groups before it stay as an unfinished import, which only the same import may open.
+TEST_F(ExchangeTest, ImportRefusedInALaterGroupAppendsNothingToALedgerWithEntries) {
+  const uint64_t half = size_ / 2;
+  const std::vector<StoredEntry> entries = MustParse(Export(*ledger_, false), false);
+  std::vector<StoredEntry> later(entries.begin() + static_cast<std::ptrdiff_t>(half), entries.end());
+  ASSERT_GE(later.size(), 4u);
+  later.back().signature[0] ^= 1;  // the last group's last entry no longer verifies
+  std::unique_ptr<Ledger> target = FreshForImport("later-group");
+  ASSERT_NE(target, nullptr);
+  ASSERT_TRUE(ImportEntries(target.get(), std::span(entries).first(half), FixedClockMs(), nullptr,
+                            /*group_entries=*/2)
+                  .ok());
+  const Hash head = target->head().head_hash;
+  Status s = ImportEntries(target.get(), later, FixedClockMs(), nullptr, /*group_entries=*/2);
+  EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+  EXPECT_EQ(target->size(), half);
+  EXPECT_EQ(target->head().head_hash, head);
+  EXPECT_EQ(*target->CountStoredEntries(), half);
+}
+
+TEST_F(ExchangeTest, ImportIntoANewLedgerRefusedInALaterGroupStaysUnfinished) {
+  std::vector<StoredEntry> entries = MustParse(Export(*ledger_, false), false);
+  entries.back().signature[0] ^= 1;
+  {
+    std::unique_ptr<Ledger> target = FreshForImport("new-later-group");
+    ASSERT_NE(target, nullptr);
+    Status s = ImportEntries(target.get(), entries, FixedClockMs(), nullptr, /*group_entries=*/2);
+    EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+    EXPECT_LT(target->size(), entries.size());
+  }
+  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(dir_->Sub("new-later-group"), OpenMode::kWriter);
+  ASSERT_FALSE(opened.ok());
+  EXPECT_THAT(opened.status().message(), HasSubstr("did not finish"));
+}
+
 }  // namespace fundledger::ledger

@@ -391,9 +391,27 @@ void RemoveCreatedLedger(const std::filesystem::path& dir, bool dir_existed) {
 
 Status ImportCommand(const Context& ctx, const std::string& file, const std::string& format) {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, ctx.LedgerDir());
-  LEDGER_ASSIGN_OR_RETURN(std::string data, ReadFile(file));
   bool capnp = format.empty() ? IsCapnpFile(file) : format == "capnp";
-  LEDGER_ASSIGN_OR_RETURN(auto entries, ledger::ParseExport(data, capnp));
+  // The export is read a group at a time (twice into a ledger that holds entries already: a
+  // check pass, then the commit), never held whole.
+  std::unique_ptr<std::ifstream> in;
+  std::unique_ptr<ledger::ExportReader> reader;
+  auto open = [&]() -> ledger::ImportSource {
+    in = std::make_unique<std::ifstream>(file, std::ios::binary);
+    reader = std::make_unique<ledger::ExportReader>(in.get(), capnp);
+    if (!*in) {
+      return [file](size_t, std::vector<ledger::StoredEntry>*) {
+        return Status::IOError("cannot read " + file);
+      };
+    }
+    return ledger::ExportSource(reader.get());
+  };
+  {
+    std::ifstream probe(file, std::ios::binary);
+    if (!probe) return Status::IOError("cannot read " + file);
+  }
+  std::error_code size_error;
+  const uint64_t file_bytes = std::filesystem::file_size(file, size_error);
   namespace fs = std::filesystem;
   const fs::path root(dir);
   std::error_code error;
@@ -424,15 +442,16 @@ Status ImportCommand(const Context& ctx, const std::string& file, const std::str
     LEDGER_ASSIGN_OR_RETURN(ledger, ledger::Ledger::Open(dir, options));
   }
   uint64_t before = ledger->size();
-  Progress progress("import", entries.size());
+  Progress progress("import (bytes)", size_error ? 0 : file_bytes);
   const size_t crash_group = ImportCrashGroupForTesting();
-  auto on_group = [&progress, crash_group](uint64_t n) {
-    progress.Update(n);
+  auto on_group = [&progress, &in, crash_group](uint64_t) {
+    std::streamoff at = in ? static_cast<std::streamoff>(in->tellg()) : -1;
+    if (at >= 0) progress.Update(static_cast<uint64_t>(at));
     if (crash_group != 0) std::_Exit(86);
   };
   Status status =
-      ledger::ImportEntries(ledger.get(), entries, SystemClockMs(), on_group,
-                            crash_group != 0 ? crash_group : ledger::kImportGroupEntries);
+      ledger::ImportStream(ledger.get(), open, SystemClockMs(), on_group,
+                           crash_group != 0 ? crash_group : ledger::kImportGroupEntries);
   if (!status.ok()) {
     ledger.reset();
     if (fresh) RemoveCreatedLedger(root, dir_existed);  // nothing of it may stay behind
