@@ -90,7 +90,11 @@ class RocksLedger : public Ledger {
   RocksLedger(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles, OpenMode mode,
               std::string secondary_dir)
       : db_(std::move(db)), handles_(std::move(handles)), mode_(mode), secondary_dir_(std::move(secondary_dir)),
-        tree_(this), rows_(this) {}
+        tree_(this), rows_(this) {
+    // Every state of this ledger reads through to its store, a new one's too: once cached
+    // rows are dropped (kCachedRowsMax) they must be found there again.
+    state_.source = &rows_;
+  }
 
   ~RocksLedger() override {
     if (mode_ == OpenMode::kWriter) FlushIfLarge();
@@ -162,6 +166,7 @@ class RocksLedger : public Ledger {
   Status StoreCheckpoint(uint64_t tree_size, const std::string& note) override;
   Result<std::vector<std::pair<uint64_t, std::string>>> Checkpoints() const override;
   Result<std::vector<std::pair<std::string, std::string>>> UnaccountedRecords() const override;
+  void set_cached_rows_max(size_t rows) { cached_rows_max_ = rows; }
   void set_unknown_families(std::vector<std::string> names) {
     unknown_families_ = std::move(names);
   }
@@ -247,6 +252,7 @@ class RocksLedger : public Ledger {
   std::set<std::string> batch_dirty_;
   // Keys whose signed registration was verified: key id -> (registration seq, public key).
   mutable std::map<ev::KeyId, std::pair<uint64_t, ev::PublicKey>> verified_keys_;
+  size_t cached_rows_max_ = kCachedRowsMax;
   // Column families found at open that a ledger never makes (their handles follow the known).
   std::vector<std::string> unknown_families_;
 
@@ -392,7 +398,7 @@ Status RocksLedger::Commit(rocksdb::WriteBatch* batch) {
   for (const std::string& key : batch_dirty_) state_.ForgetAbsent(key);
   batch_dirty_.clear();
   tree_.pending.clear();
-  if (state_.CachedRows() > kCachedRowsMax) state_.ForgetCached();
+  if (state_.CachedRows() > cached_rows_max_) state_.ForgetCached();
   return Status::Ok();
 }
 
@@ -402,6 +408,7 @@ void RocksLedger::Rollback() {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kProjections], key, &value);
     pj::EraseRow(&state_, key);
+    state_.ForgetAbsent(key);  // a removal the batch made is undone too
     if (s.ok()) {
       Status loaded = pj::LoadRow(&state_, key, value);
       LEDGER_CHECK(loaded.ok()) << loaded.ToString();
@@ -856,6 +863,7 @@ Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mo
   auto ledger = std::make_unique<RocksLedger>(std::unique_ptr<rocksdb::DB>(raw), std::move(handles),
                                               mode, secondary_dir);
   ledger->set_unknown_families(std::move(unknown));
+  if (hooks != nullptr) ledger->set_cached_rows_max(hooks->cached_rows_max);
   return ledger;
 }
 

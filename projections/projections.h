@@ -200,6 +200,9 @@ struct LedgerState : StateView {
   void ForgetCached();
   // Clears ReadStatus (the batch that met the failed read was given up).
   void ResetReadStatus() { read_status_ = Status::Ok(); }
+  // Records that the fold removed row `row_key`, so that no lookup reads it back from the
+  // source before the removal is written.
+  void NoteRemoved(const std::string& row_key) { absent_.insert(row_key); }
   // Forgets that `row_key` was read as absent (it has been written, or put back).
   void ForgetAbsent(const std::string& row_key) { absent_.erase(row_key); }
   // Rows held in memory that ForgetCached would drop.

@@ -244,6 +244,7 @@ class Folder {
       if (holder != nullptr && *holder == id) {
         Touch(key);
         state_->evidence.erase(key);
+        state_->NoteRemoved(key);
       }
     }
   }

@@ -4,12 +4,19 @@
 
 #include <rocksdb/env.h>
 
+#include <cstddef>
+
+#include "ledger/ledger.h"
+
 namespace fundledger::ledger {
 
 struct StorageHooks {
   // The Env RocksDB does all file I/O through (e.g. rocksdb::NewCompositeEnv over a
   // fault-injecting FileSystemWrapper). Default: nullptr, rocksdb::Env::Default(). Not owned.
   rocksdb::Env* env = nullptr;
+  // Cached projection rows past which a writer drops them after a commit (kCachedRowsMax), set
+  // low so that tests reach the point where rows are read back from the store.
+  size_t cached_rows_max = kCachedRowsMax;
 };
 
 }  // namespace fundledger::ledger

@@ -9,7 +9,9 @@
 #include <vector>
 
 #include "events/model.h"
+#include "ledger/exchange.h"
 #include "ledger/internal/storage_format.h"
+#include "ledger/internal/storage_hooks.h"
 #include "ledger/ledger.h"
 #include "projections/projections.h"
 #include "tests/testutil/testutil.h"
@@ -124,6 +126,46 @@ TEST_F(PointReadTest, AStoredRowThatDoesNotParseRefusesTheWriteThatReadsItAndCha
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   EXPECT_EQ((*reader)->view().FindApplication("A-1"), nullptr);
   EXPECT_TRUE((*reader)->view().ReadStatus().code() == StatusCode::kCorruption);
+}
+
+// A writer that drops its cached rows after every commit (as a long import does past
+// kCachedRowsMax) reads them back from its store and decides exactly as before: an import one
+// entry a group into a ledger created for it, then more writes, give the source's rows.
+TEST_F(PointReadTest, AWriterThatDropsItsCachedRowsReadsThemBackAndDecidesAlike) {
+  Prepare("A-1");
+  Prepare("A-2");
+  ASSERT_TRUE(Append("reviewer:" + UnitOf("10"), ev::ApplicationApproved{"A-1", "ok"}).ok());
+  std::string data;
+  ASSERT_TRUE(WriteExport(*ledger_, 1, ledger_->size(), false, &data).ok());
+  auto entries = ParseExport(data, false);
+  ASSERT_TRUE(entries.ok()) << entries.status().ToString();
+
+  StorageHooks forgetful;
+  forgetful.cached_rows_max = 0;
+  const std::string copy_path = dir_->Sub("copy");
+  {
+    auto copy = Ledger::CreateForImport(copy_path, &forgetful);
+    ASSERT_TRUE(copy.ok()) << copy.status().ToString();
+    Status imported = ImportEntries(copy->get(), *entries, testutil::FixedClockMs(), nullptr,
+                                    /*group_entries=*/1);
+    ASSERT_TRUE(imported.ok()) << imported.ToString();
+    EXPECT_EQ((*copy)->Draft().CachedRows(), 0u) << "rows were not dropped after the commits";
+    // A refusal and an acceptance that both need rows written by earlier commits.
+    AppendRequest again{ev::ApplicationApproved{"A-1", "ok"}, "", {}};
+    auto refused = (*copy)->Append(Key("reviewer:" + UnitOf("10")), std::span(&again, 1),
+                                   clock_ms_ + 60'000, testutil::FixedClockMs());
+    ASSERT_FALSE(refused.ok());
+    EXPECT_EQ(refused.status().rule(), "state.transition") << refused.status().ToString();
+    AppendRequest approve{ev::ApplicationApproved{"A-2", "ok"}, "", {}};
+    auto approved = (*copy)->Append(Key("reviewer:" + UnitOf("10")), std::span(&approve, 1),
+                                    clock_ms_ + 60'000, testutil::FixedClockMs());
+    ASSERT_TRUE(approved.ok()) << approved.status().ToString();
+  }
+  ASSERT_TRUE(Append("reviewer:" + UnitOf("10"), ev::ApplicationApproved{"A-2", "ok"}, clock_ms_ + 60'000).ok());
+  auto reopened = Ledger::Open(copy_path, OpenMode::kReader);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(pj::StateHash(testutil::WholeState(**reopened)),
+            pj::StateHash(testutil::WholeState(*ledger_)));
 }
 
 }  // namespace
