@@ -44,6 +44,8 @@ constexpr size_t kUnknownFamiliesMax = 64;
 // Memtable bytes above which the writer flushes on close (see FlushIfLarge): a reader opening
 // next replays at most about this much log, a few milliseconds.
 constexpr uint64_t kFlushOnCloseBytes = 64 * 1024;
+// Memory all of a ledger's memtables may use together before RocksDB flushes them.
+constexpr size_t kMemtableBytesMax = size_t{64} << 20;
 // Records of one kind that UnaccountedRecords describes one by one, at most.
 constexpr size_t kUnaccountedListedMax = 20;
 
@@ -821,6 +823,9 @@ Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mo
   // open: a one-entry command would otherwise flush every column family each time it runs.
   // FlushIfLarge bounds the log a later open replays.
   options.avoid_flush_during_recovery = true;
+  // All memtables together, not 64 MiB for each of the eight families: a long import otherwise
+  // holds up to half a gigabyte of written rows in memory before anything is flushed.
+  options.db_write_buffer_size = kMemtableBytesMax;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
   for (const std::string& name : ColumnFamilyNames()) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   // Families a ledger never makes are opened too (RocksDB refuses an open that leaves one
