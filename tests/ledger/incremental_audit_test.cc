@@ -110,27 +110,10 @@ class IncrementalAuditTest : public testutil::LedgerFixture {
   void Rewrite(const char* family, const std::string& key,
                const std::function<void(std::string*)>& change) {
     ledger_.reset();
-    rocksdb::DBOptions options;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, path_, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, path_, families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    rocksdb::ColumnFamilyHandle* cf = nullptr;
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == family) cf = handles[i];
-    }
-    ASSERT_NE(cf, nullptr);
-    std::string value;
-    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), cf, key, &value).ok()) << family;
-    change(&value);
-    rocksdb::WriteOptions synced;
-    synced.sync = true;
-    ASSERT_TRUE(db->Put(synced, cf, key, value).ok());
-    for (auto* handle : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
+    testutil::RewriteStoredRecord(path_, family, key, [&](std::optional<std::string>* value) {
+      ASSERT_TRUE(value->has_value()) << family;
+      change(&**value);
+    });
   }
 
   // Flips the last byte (the signature's) of stored entry `seq`.

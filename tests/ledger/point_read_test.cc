@@ -2,7 +2,6 @@
 // a rule, the fold or a query asks for it (ledger.h: view, Rows). These tests pin what is read
 // and what an unreadable row does.
 #include <gtest/gtest.h>
-#include <rocksdb/db.h>
 
 #include <memory>
 #include <string>
@@ -45,24 +44,8 @@ class PointReadTest : public LedgerFixture {
   // Replaces projection row `key` in the closed ledger's store by `value`.
   void PutRow(const std::string& key, const std::string& value) {
     ledger_.reset();
-    rocksdb::DBOptions options;
-    std::vector<std::string> names;
-    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, path_, &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(rocksdb::DB::Open(options, path_, families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> db(raw);
-    for (size_t i = 0; i < names.size(); ++i) {
-      if (names[i] == internal::kCfProjections) {
-        rocksdb::WriteOptions synced;
-        synced.sync = true;
-        ASSERT_TRUE(db->Put(synced, handles[i], key, value).ok());
-      }
-    }
-    for (auto* handle : handles) ASSERT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
-    db.reset();
+    testutil::RewriteStoredRecord(path_, internal::kCfProjections, key,
+                                  [&](std::optional<std::string>* row) { *row = value; });
     Reopen();
   }
 

@@ -1,5 +1,7 @@
 #include "tests/testutil/testutil.h"
 
+#include <rocksdb/db.h>
+
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -213,6 +215,38 @@ void LedgerFixture::Reopen() {
   auto ledger = ledger::Ledger::Open(path_, ledger::OpenMode::kWriter);
   LEDGER_CHECK(ledger.ok()) << ledger.status().ToString();
   ledger_ = std::move(*ledger);
+}
+
+void RewriteStoredRecord(const std::string& path, const std::string& family,
+                         const std::string& key,
+                         const std::function<void(std::optional<std::string>*)>& change) {
+  rocksdb::DBOptions options;
+  std::vector<std::string> names;
+  ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, path, &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const std::string& name : names) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::Open(options, path, families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> db(raw);
+  rocksdb::ColumnFamilyHandle* cf = nullptr;
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (names[i] == family) cf = handles[i];
+  }
+  EXPECT_NE(cf, nullptr) << "no column family " << family;
+  if (cf != nullptr) {
+    std::string stored;
+    rocksdb::Status got = db->Get(rocksdb::ReadOptions(), cf, key, &stored);
+    EXPECT_TRUE(got.ok() || got.IsNotFound()) << got.ToString();
+    std::optional<std::string> value;
+    if (got.ok()) value = std::move(stored);
+    change(&value);
+    rocksdb::WriteOptions synced;
+    synced.sync = true;
+    rocksdb::Status put = value ? db->Put(synced, cf, key, *value) : db->Delete(synced, cf, key);
+    EXPECT_TRUE(put.ok()) << put.ToString();
+  }
+  for (auto* handle : handles) EXPECT_TRUE(db->DestroyColumnFamilyHandle(handle).ok());
 }
 
 projections::LedgerState WholeState(const ledger::Ledger& ledger) {

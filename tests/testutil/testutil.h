@@ -5,8 +5,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,12 @@ class TempDir {
  private:
   std::string path_;
 };
+
+// Rewrites record `key` of column family `family` in the closed ledger at `path`, as someone
+// with the files could: `change` gets its value (nullopt if absent) and leaves the new one.
+void RewriteStoredRecord(const std::string& path, const std::string& family,
+                         const std::string& key,
+                         const std::function<void(std::optional<std::string>*)>& change);
 
 // Every projection row of `ledger`, read whole from its store.
 projections::LedgerState WholeState(const ledger::Ledger& ledger);
