@@ -83,7 +83,7 @@ class Replayer {
   bool Step(uint64_t seq, const Result<StoredEntry>& split, const SignatureVerdict* verdict) {
     if (!split.ok()) {
       const Status& why = split.status();
-      const char* code = why.IsNotFound() ? "integrity.missing"
+      const char* code = why.IsNotFound()  ? "integrity.missing"
                          : why.IsIOError() ? "integrity.read"
                                            : "integrity.decode";
       return Fail(Integrity(seq, "", code, "entry " + std::to_string(seq) + ": " + why.message()));
@@ -162,7 +162,8 @@ class Replayer {
   // Every row the entry changed has its version at this seq, as the replay computes it (so
   // as-of answers cannot be forged).
   void CheckHistory(uint64_t seq, const std::string& kind) {
-    if (options_.since_attestation) touched_rows_.insert(report_->state.dirty.begin(), report_->state.dirty.end());
+    if (options_.since_attestation)
+      touched_rows_.insert(report_->state.dirty.begin(), report_->state.dirty.end());
     for (const std::string& row : report_->state.dirty) {
       ++history_versions_;
       std::string expected = pj::EncodeRow(report_->state, row).value_or("");
@@ -183,7 +184,8 @@ class Replayer {
 
 // Every stored Merkle node equals the replay's: proofs read these nodes, not just the root.
 // Nodes inside an incremental audit's authenticated base are not compared again.
-uint64_t CompareNewMerkleNodes(const MerkleNodeSource& stored, const ReplayTree& tree, AuditReport* report) {
+uint64_t CompareNewMerkleNodes(const MerkleNodeSource& stored, const ReplayTree& tree,
+                               AuditReport* report) {
   uint64_t nodes = 0, findings = 0;
   for (uint32_t level = 0; level < kMerkleLevelsMax && (tree.size() >> level) > 0; ++level) {
     for (uint64_t index = tree.base_size() >> level; index < (tree.size() >> level); ++index) {
@@ -231,23 +233,28 @@ uint64_t CompareMerkleNodes(const Ledger& stored, const ReplayTree& tree, AuditR
   if (tree.size() == 0) level = kMerkleLevelsMax;
   Status scanned = stored.ScanMerkle([&](std::string_view key, std::string_view value) {
     if (key.size() != internal::kMerkleKeyBytes) {
-      finding("stored Merkle record " + ev::Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(key.data()), key.size())) +
+      finding("stored Merkle record " +
+              ev::Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(key.data()),
+                                               key.size())) +
               " is not a node");
       return;
     }
     const auto got_level = static_cast<uint32_t>(static_cast<uint8_t>(key[0]));
     const uint64_t got_index = internal::SeqFromKey(key.data() + 1);
     auto before = [&] { return level < got_level || (level == got_level && index < got_index); };
-    for (; level < kMerkleLevelsMax && before(); advance()) finding(name(level, index) + " is missing");
+    for (; level < kMerkleLevelsMax && before(); advance())
+      finding(name(level, index) + " is missing");
     if (level == got_level && index == got_index) {
       auto want = tree.Node(level, index);
-      if (!want.ok() || value != std::string_view(reinterpret_cast<const char*>(want->data()), want->size())) {
+      if (!want.ok() ||
+          value != std::string_view(reinterpret_cast<const char*>(want->data()), want->size())) {
         finding(name(level, index) + " does not match the entries");
       }
       advance();
       return;
     }
-    finding(name(got_level, got_index) + " is not a node of the tree of " + std::to_string(tree.size()) + " entries");
+    finding(name(got_level, got_index) + " is not a node of the tree of " +
+            std::to_string(tree.size()) + " entries");
   });
   if (!scanned.ok()) {
     report->findings.push_back(Integrity(0, "", "integrity.read", scanned.message()));
@@ -267,9 +274,9 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
     std::vector<Result<Bytes>> beyond;
     stored.ReadRawRange(report->entries + 1, 1, &beyond);
     if (beyond.size() != 1 || beyond[0].ok() || !beyond[0].status().IsNotFound()) {
-      report->findings.push_back(Integrity(0, "", "integrity.count",
-                                           "the ledger stores an entry after its head, entry " +
-                                               std::to_string(report->entries)));
+      report->findings.push_back(Integrity(
+          0, "", "integrity.count",
+          "the ledger stores an entry after its head, entry " + std::to_string(report->entries)));
     }
   }
   auto count = incremental ? Result<uint64_t>(report->entries) : stored.CountStoredEntries();
@@ -286,23 +293,28 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
       if (!got.ok()) {
         report->findings.push_back(Integrity(0, "", "integrity.read", got.status().message()));
       } else if (rebuilt && !*got) {
-        report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is missing"));
+        report->findings.push_back(
+            Integrity(0, "", "integrity.projection", "projection row " + key + " is missing"));
       } else if (rebuilt && **got != *rebuilt) {
-        report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " differs from the replay"));
+        report->findings.push_back(Integrity(0, "", "integrity.projection",
+                                             "projection row " + key + " differs from the replay"));
       } else if (!rebuilt && *got) {
-        report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is not produced by the replay"));
+        report->findings.push_back(
+            Integrity(0, "", "integrity.projection",
+                      "projection row " + key + " is not produced by the replay"));
       }
     }
   }
   auto rows = incremental ? Result<std::vector<std::pair<std::string, std::string>>>(
-                                 std::vector<std::pair<std::string, std::string>>())
-                           : stored.StoredRows();
+                                std::vector<std::pair<std::string, std::string>>())
+                          : stored.StoredRows();
   if (!rows.ok()) {
     report->findings.push_back(Integrity(0, "", "integrity.projection", rows.status().message()));
     return;
   }
   std::map<std::string, std::string> stored_rows(rows->begin(), rows->end());
-  for (const std::string& key : incremental ? std::vector<std::string>() : pj::AllRowKeys(report->state)) {
+  for (const std::string& key :
+       incremental ? std::vector<std::string>() : pj::AllRowKeys(report->state)) {
     std::string rebuilt = *pj::EncodeRow(report->state, key);
     auto it = stored_rows.find(key);
     if (it == stored_rows.end()) {
@@ -363,8 +375,9 @@ class WindowReader {
   // `known`: keys registered before `first` (an incremental audit's resumed state), by id.
   WindowReader(const EntrySource& source, uint64_t first, uint64_t last,
                std::map<ev::KeyId, ev::PublicKey> known)
-      : source_(source), next_(first), last_(last), directory_(std::move(known)),
-        thread_([this] { Run(); }) {}
+      : source_(source), next_(first), last_(last), directory_(std::move(known)), thread_([this] {
+          Run();
+        }) {}
   ~WindowReader() {
     {
       std::lock_guard lock(mu_);
@@ -388,8 +401,8 @@ class WindowReader {
  private:
   void Run() {
     while (next_ <= last_) {
-      Window w = Prepare(next_, static_cast<size_t>(std::min<uint64_t>(kReplayWindowEntries,
-                                                                         last_ - next_ + 1)));
+      Window w = Prepare(
+          next_, static_cast<size_t>(std::min<uint64_t>(kReplayWindowEntries, last_ - next_ + 1)));
       next_ += w.entries.size();
       std::unique_lock lock(mu_);
       changed_.wait(lock, [this] { return ready_.size() < kReplayWindowsAhead || stop_; });
@@ -542,24 +555,28 @@ Result<uint64_t> ResumeFromAttestation(const Ledger& ledger, AuditReport* report
   for (uint64_t s : listed) {
     if (s <= ledger.size()) seq = std::max(seq, s);
   }
-  if (seq == 0) return Status::NotFound("the ledger holds no AuditAttested entry; run a full audit");
+  if (seq == 0)
+    return Status::NotFound("the ledger holds no AuditAttested entry; run a full audit");
   const std::string where = "entry " + std::to_string(seq);
   LEDGER_ASSIGN_OR_RETURN(Bytes raw, ledger.ReadRaw(seq));
   auto split = SplitStoredValue(raw);
   const auto* attested = split.ok() ? std::get_if<ev::AuditAttested>(&split->entry.body) : nullptr;
   if (attested == nullptr || split->entry.seq != seq || attested->tree_size != seq - 1) {
-    return Status::Corruption(where + ": the index lists it as an attestation of the entries "
-                                      "before it, but it is not one; run a full audit");
+    return Status::Corruption(where +
+                              ": the index lists it as an attestation of the entries "
+                              "before it, but it is not one; run a full audit");
   }
   LEDGER_ASSIGN_OR_RETURN(pj::LedgerState state, ledger.StateAsOf(seq - 1, {""}));
   if (state.info.head_seq != seq - 1 || pj::StateHash(state) != attested->state_hash) {
-    return Status::Corruption(where + ": the stored projections before it are not the state it "
-                                      "attests; run a full audit");
+    return Status::Corruption(where +
+                              ": the stored projections before it are not the state it "
+                              "attests; run a full audit");
   }
   auto root = RootAt(ledger.tree(), seq - 1);
   if (!root.ok() || *root != attested->root_hash) {
-    return Status::Corruption(where + ": the stored Merkle tree before it is not the tree it "
-                                      "attests; run a full audit");
+    return Status::Corruption(where +
+                              ": the stored Merkle tree before it is not the tree it "
+                              "attests; run a full audit");
   }
   report->state = std::move(state);
   report->entries = seq - 1;
@@ -580,9 +597,10 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
     if (options.stored == nullptr) {
       return Status::InvalidArgument("an audit since the last attestation needs the ledger itself");
     }
-    LEDGER_ASSIGN_OR_RETURN(first,
-                            ResumeFromAttestation(*options.stored, &report, replayer.mutable_tree()));
-    for (const auto& [row, info] : report.state.keys) known.emplace(ev::KeyIdOf(info.public_key), info.public_key);
+    LEDGER_ASSIGN_OR_RETURN(
+        first, ResumeFromAttestation(*options.stored, &report, replayer.mutable_tree()));
+    for (const auto& [row, info] : report.state.keys)
+      known.emplace(ev::KeyIdOf(info.public_key), info.public_key);
   }
   report.first_replayed = first;
   if (first <= size) {

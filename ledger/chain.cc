@@ -45,7 +45,8 @@ std::optional<LinkFailure> CheckLink(const pj::LedgerState& state, const StoredE
   }
   const Hash zero{};
   if (e.prev_hash != (position == 1 ? zero : head.head_hash)) {
-    return fail("integrity.chain", "prev_hash does not match entry " + std::to_string(head.head_seq));
+    return fail("integrity.chain",
+                "prev_hash does not match entry " + std::to_string(head.head_seq));
   }
   if (e.recorded_at_ms < head.head_recorded_at_ms) {
     return fail("integrity.time", "recordedAt goes backwards (earlier than entry " +

@@ -6,8 +6,8 @@
 #include <kj/io.h>
 
 #include <algorithm>
-#include <cstring>
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -129,8 +129,10 @@ Result<Bytes> JsonLineValue(std::string_view line, uint64_t line_no) {
   }
   auto entry = ev::FromBase64(j["entry"].get<std::string>());
   auto signature = ev::FromBase64(j["signature"].get<std::string>());
-  if (!entry || !signature) return Status::InvalidArgument(where + ": entry or signature is not base64");
-  if (signature->size() != 64) return Status::InvalidArgument(where + ": signature is not 64 bytes");
+  if (!entry || !signature)
+    return Status::InvalidArgument(where + ": entry or signature is not base64");
+  if (signature->size() != 64)
+    return Status::InvalidArgument(where + ": signature is not 64 bytes");
   if (entry->empty()) return Status::InvalidArgument(where + ": entry is empty");
   Bytes value = std::move(*entry);
   value.insert(value.end(), signature->begin(), signature->end());
@@ -202,7 +204,8 @@ Status WriteExport(const Ledger& ledger, uint64_t from, uint64_t to, bool capnp,
 
 Status CheckNextEntry(const pj::LedgerState& state, const StoredEntry& sealed, bool signature_checked) {
   const SignatureVerdict checked{true};
-  LEDGER_RETURN_IF_ERROR(LinkStatus(CheckLink(state, sealed, signature_checked ? &checked : nullptr)));
+  LEDGER_RETURN_IF_ERROR(
+      LinkStatus(CheckLink(state, sealed, signature_checked ? &checked : nullptr)));
   return pj::Validate(state, sealed.entry).WithPrefix("entry " + std::to_string(sealed.entry.seq));
 }
 
@@ -441,8 +444,9 @@ Result<std::optional<Bytes>> ExportReader::NextCapnp() {
   kj::Array<capnp::word> words = kj::heapArray<capnp::word>(table_words + body_words);
   std::memcpy(words.asBytes().begin(), table.data(), table_words * sizeof(capnp::word));
   const size_t body_bytes = static_cast<size_t>(body_words * sizeof(capnp::word));
-  LEDGER_ASSIGN_OR_RETURN(
-      got, ReadUpTo(reinterpret_cast<char*>(words.asBytes().begin()) + table_words * sizeof(capnp::word), body_bytes));
+  LEDGER_ASSIGN_OR_RETURN(got, ReadUpTo(reinterpret_cast<char*>(words.asBytes().begin()) +
+                                            table_words * sizeof(capnp::word),
+                                        body_bytes));
   if (got != body_bytes) return Status::InvalidArgument(where + " is cut short");
   Result<Bytes> value = Status::InvalidArgument(where + ": not a SignedEntry");
   kj::Maybe<kj::Exception> exception = kj::runCatchingExceptions([&] {
@@ -463,7 +467,7 @@ Result<std::optional<Bytes>> ExportReader::NextCapnp() {
       value = std::move(bytes);
     }
   });
-  KJ_IF_MAYBE(e, exception) {
+  KJ_IF_MAYBE (e, exception) {
     return Status::InvalidArgument(where + ": " + e->getDescription().cStr());
   }
   LEDGER_ASSIGN_OR_RETURN(Bytes bytes, std::move(value));

@@ -2,11 +2,11 @@
 // Merkle tree, all written in one synced WriteBatch per append (DESIGN.md §2, §6).
 #pragma once
 
-#include <cstdint>
 #include <array>
+#include <cstdint>
 #include <functional>
-#include <optional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>

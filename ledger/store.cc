@@ -89,10 +89,14 @@ class DbRows : public pj::RowSource {
 
 class RocksLedger : public Ledger {
  public:
-  RocksLedger(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles, OpenMode mode,
-              std::string secondary_dir)
-      : db_(std::move(db)), handles_(std::move(handles)), mode_(mode), secondary_dir_(std::move(secondary_dir)),
-        tree_(this), rows_(this) {
+  RocksLedger(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
+              OpenMode mode, std::string secondary_dir)
+      : db_(std::move(db)),
+        handles_(std::move(handles)),
+        mode_(mode),
+        secondary_dir_(std::move(secondary_dir)),
+        tree_(this),
+        rows_(this) {
     // Every state of this ledger reads through to its store, a new one's too: once cached
     // rows are dropped (kCachedRowsMax) they must be found there again.
     state_.source = &rows_;
@@ -262,8 +266,8 @@ class RocksLedger : public Ledger {
  public:
   void ReadRawRange(uint64_t first, size_t count, std::vector<Result<Bytes>>* out) const override;
   Result<std::optional<std::string>> StoredRow(const std::string& key) const override;
-  Status ScanMerkle(const std::function<void(std::string_view key, std::string_view value)>& fn)
-      const override;
+  Status ScanMerkle(
+      const std::function<void(std::string_view key, std::string_view value)>& fn) const override;
 };
 
 // Registrations vouch for registrations (the authority for an admin, the admin for a clerk);
@@ -954,7 +958,8 @@ void RocksLedger::ReadRawRange(uint64_t first, size_t count,
   for (uint64_t seq = first; seq < first + count; ++seq) {
     const std::string want = SeqKey(seq);
     // Keys of another length, or below this seq, are not this entry (stray records).
-    while (it->Valid() && (it->key().size() != internal::kSeqKeyBytes || it->key().compare(want) < 0)) {
+    while (it->Valid() &&
+           (it->key().size() != internal::kSeqKeyBytes || it->key().compare(want) < 0)) {
       it->Next();
     }
     if (!it->status().ok()) {
@@ -981,7 +986,8 @@ Result<std::optional<std::string>> RocksLedger::StoredRow(const std::string& key
 
 Status RocksLedger::ScanMerkle(
     const std::function<void(std::string_view key, std::string_view value)>& fn) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kMerkle]));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kMerkle]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     fn(std::string_view(it->key().data(), it->key().size()),
        std::string_view(it->value().data(), it->value().size()));

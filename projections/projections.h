@@ -287,9 +287,10 @@ void SplitAward(const events::Measure& measure, int64_t amount_fen, int64_t* cit
 // What a write may leave to the writer, decided on the state it holds when it appends (one
 // decision, under the writer's lock), not by the caller on a state that may have moved.
 struct Defaults {
-  bool award_max = false;      // AwardGranted: the largest amount MaxAward allows
-  bool award_split = false;    // AwardGranted: the measure's city/district split of the amount
-  bool apply_track = false;    // ApplicationSubmitted: the measure's only track; the track's basis kind
+  bool award_max = false;    // AwardGranted: the largest amount MaxAward allows
+  bool award_split = false;  // AwardGranted: the measure's city/district split of the amount
+  bool apply_track =
+      false;  // ApplicationSubmitted: the measure's only track; the track's basis kind
   bool revoke_unpaid = false;  // AwardRevoked: all of the award not yet paid
   bool Any() const { return award_max || award_split || apply_track || revoke_unpaid; }
 };

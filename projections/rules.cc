@@ -30,8 +30,8 @@ struct PolicyView {
   const ev::Track* track = nullptr;
 };
 
-Result<PolicyView> ResolvePolicy(const StateView& state, int64_t at_ms, const std::string& measure_id,
-                                 const std::string* track_id) {
+Result<PolicyView> ResolvePolicy(const StateView& state, int64_t at_ms,
+                                 const std::string& measure_id, const std::string* track_id) {
   PolicyView view;
   view.version = state.PolicyAt(at_ms);
   if (view.version == nullptr) {
@@ -108,10 +108,13 @@ RoleNeed RoleFor(const ev::Body& body) {
   return std::visit(
       [](const auto& b) -> RoleNeed {
         using T = std::decay_t<decltype(b)>;
-        if constexpr (std::is_same_v<T, ev::LedgerCreated>) return {{R::kAuthority}, "creating the ledger"};
-        if constexpr (std::is_same_v<T, ev::KeyRegistered>) return {{R::kAdmin}, "registering a key"};
+        if constexpr (std::is_same_v<T, ev::LedgerCreated>)
+          return {{R::kAuthority}, "creating the ledger"};
+        if constexpr (std::is_same_v<T, ev::KeyRegistered>)
+          return {{R::kAdmin}, "registering a key"};
         if constexpr (std::is_same_v<T, ev::KeyRevoked>) return {{R::kAdmin}, "revoking a key"};
-        if constexpr (std::is_same_v<T, ev::PolicyPublished>) return {{R::kAdmin}, "publishing a policy"};
+        if constexpr (std::is_same_v<T, ev::PolicyPublished>)
+          return {{R::kAdmin}, "publishing a policy"};
         if constexpr (std::is_same_v<T, ev::RecipientRegistered>) {
           return {{R::kClerk}, "registering a recipient"};
         }
@@ -121,14 +124,19 @@ RoleNeed RoleFor(const ev::Body& body) {
         if constexpr (std::is_same_v<T, ev::ApplicationSubmitted>) {
           return {{R::kClerk}, "submitting an application"};
         }
-        if constexpr (std::is_same_v<T, ev::ApplicationApproved>) return {{R::kReviewer}, "approve"};
+        if constexpr (std::is_same_v<T, ev::ApplicationApproved>)
+          return {{R::kReviewer}, "approve"};
         if constexpr (std::is_same_v<T, ev::ApplicationRejected>) return {{R::kReviewer}, "reject"};
-        if constexpr (std::is_same_v<T, ev::AwardGranted>) return {{R::kReviewer}, "granting an award"};
-        if constexpr (std::is_same_v<T, ev::AwardRevoked>) return {{R::kReviewer}, "revoking an award"};
-        if constexpr (std::is_same_v<T, ev::PayoutDisbursed> || std::is_same_v<T, ev::PayoutReversed>) {
+        if constexpr (std::is_same_v<T, ev::AwardGranted>)
+          return {{R::kReviewer}, "granting an award"};
+        if constexpr (std::is_same_v<T, ev::AwardRevoked>)
+          return {{R::kReviewer}, "revoking an award"};
+        if constexpr (std::is_same_v<T, ev::PayoutDisbursed> ||
+                      std::is_same_v<T, ev::PayoutReversed>) {
           return {{R::kTreasurer}, "a payout"};
         }
-        if constexpr (std::is_same_v<T, ev::AuditAttested>) return {{R::kAuditor}, "an audit attestation"};
+        if constexpr (std::is_same_v<T, ev::AuditAttested>)
+          return {{R::kAuditor}, "an audit attestation"};
         return {{}, "an unknown kind of entry"};
       },
       body);
@@ -142,9 +150,9 @@ class Validator {
     LEDGER_RETURN_IF_ERROR(ev::CheckEntryText(entry_));
     if (!entry_.idempotency_key.empty()) {
       if (const IdempotencyRecord* used = state_.FindIdempotency(entry_.idempotency_key)) {
-        return Reject("idempotency.conflict", "idempotency key '" + entry_.idempotency_key +
-                                                  "' was used by entry " + std::to_string(used->seq) +
-                                                  " with other content");
+        return Reject("idempotency.conflict",
+                      "idempotency key '" + entry_.idempotency_key + "' was used by entry " +
+                          std::to_string(used->seq) + " with other content");
       }
     }
     if (entry_.seq == 1) return std::visit([this](const auto& b) { return First(b); }, entry_.body);
@@ -250,7 +258,8 @@ class Validator {
     for (const PolicyVersion* version : state_.AllPolicies()) {
       if (version->policy.id == e.policy.id && version->policy.version == e.policy.version) {
         return Reject("policy.duplicate", "policy " + e.policy.id + " version " + e.policy.version +
-                                              " was already published at entry " + std::to_string(version->seq));
+                                              " was already published at entry " +
+                                              std::to_string(version->seq));
       }
     }
     return Status::Ok();
@@ -322,7 +331,8 @@ class Validator {
     for (const Hash& digest : e.evidence) {
       if (const std::string* holder = state_.FindEvidence(digest)) {
         return Reject("evidence.double_claim", "evidence " + ev::Hex(digest).substr(0, 16) +
-                                                   "… already backs the award of application " + *holder);
+                                                   "… already backs the award of application " +
+                                                   *holder);
       }
     }
     return Status::Ok();
@@ -536,7 +546,8 @@ void CapBounds(const StateView& s, const ev::ApplicationSubmitted& a, const ev::
         out->push_back({"cap.per_award", "per-award cap " + Yuan(cap.amount_fen), cap.amount_fen, 0});
         break;
       case ev::CapScope::kPerRecipientYear:
-        out->push_back({"cap.per_recipient_year", "per-recipient cap " + Yuan(cap.amount_fen) + " for " + year,
+        out->push_back({"cap.per_recipient_year",
+                        "per-recipient cap " + Yuan(cap.amount_fen) + " for " + year,
                         cap.amount_fen, NetCommitted(s, a, t.id, a.fiscal_year)});
         break;
       case ev::CapScope::kPerRecipientTerm: {
@@ -557,8 +568,9 @@ void CapBounds(const StateView& s, const ev::ApplicationSubmitted& a, const ev::
       case ev::CapScope::kPerProject: {
         const std::string* project = a.FindAttribute("project_id");
         const int64_t* committed = s.FindProject(RowKeyProject(a));
-        out->push_back({"cap.per_project", "per-project cap " + Yuan(cap.amount_fen) + " for project " +
-                                               (project != nullptr ? *project : a.application_id),
+        out->push_back({"cap.per_project",
+                        "per-project cap " + Yuan(cap.amount_fen) + " for project " +
+                            (project != nullptr ? *project : a.application_id),
                         cap.amount_fen, committed == nullptr ? 0 : *committed});
         break;
       }
@@ -664,8 +676,10 @@ Result<AwardLimit> MaxAward(const StateView& s, const std::string& application_i
   for (const Hash& digest : a.evidence) {
     const std::string* holder = s.FindEvidence(digest);
     if (holder != nullptr && *holder != application_id) {
-      bounds.push_back({"evidence.double_claim", "evidence " + ev::Hex(digest).substr(0, 16) +
-                                                     "… already backs application " + *holder, 0, 0});
+      bounds.push_back(
+          {"evidence.double_claim",
+           "evidence " + ev::Hex(digest).substr(0, 16) + "… already backs application " + *holder,
+           0, 0});
     }
   }
   // The pool: what is allocated for the year less what is committed, per funding source.

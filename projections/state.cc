@@ -3,8 +3,8 @@
 #include <array>
 #include <climits>
 #include <cstdio>
-#include <span>
 #include <nlohmann/json.hpp>
+#include <span>
 
 #include "events/codec.h"
 #include "events/crypto.h"
@@ -388,8 +388,10 @@ KeyInfo KeyFrom(const json& j) {
 }
 
 json PolicyJson(const PolicyVersion& v) {
-  return {{"seq", v.seq}, {"effectiveFromMs", v.effective_from_ms},
-          {"effectiveFrom", v.effective_from}, {"policy", ev::PolicyToJson(v.policy)}};
+  return {{"seq", v.seq},
+          {"effectiveFromMs", v.effective_from_ms},
+          {"effectiveFrom", v.effective_from},
+          {"policy", ev::PolicyToJson(v.policy)}};
 }
 PolicyVersion PolicyFrom(const json& j) {
   auto policy = ev::PolicyFromJson(j.at("policy").dump());
@@ -408,8 +410,10 @@ Recipient RecipientFrom(const json& j) {
 }
 
 json MeasureYearJson(const MeasureYear& m) {
-  return {{"allocatedFen", m.allocated_fen}, {"committedFen", m.committed_fen},
-          {"totals", TotalsJson(m.totals)}, {"statusCounts", m.status_counts}};
+  return {{"allocatedFen", m.allocated_fen},
+          {"committedFen", m.committed_fen},
+          {"totals", TotalsJson(m.totals)},
+          {"statusCounts", m.status_counts}};
 }
 MeasureYear MeasureYearFrom(const json& j) {
   MeasureYear m;
@@ -543,13 +547,12 @@ const std::vector<const RowKind*>& RowKinds() {
   static const MapRows<int64_t> projects("proj/", &S::projects, ProjectJson, ProjectFrom);
   static const MapRows<Totals> units("unit/", &S::units, TotalsJson, TotalsFrom);
   static const MapRows<Totals> districts("district/", &S::districts, TotalsJson, TotalsFrom);
-  static const MapRows<std::string> evidence("evidence/", &S::evidence, EvidenceJson,
-                                             EvidenceFrom);
-  static const MapRows<IdempotencyRecord> idempotency("idem/", &S::idempotency,
-                                                      IdempotencyJson, IdempotencyFrom);
+  static const MapRows<std::string> evidence("evidence/", &S::evidence, EvidenceJson, EvidenceFrom);
+  static const MapRows<IdempotencyRecord> idempotency("idem/", &S::idempotency, IdempotencyJson,
+                                                      IdempotencyFrom);
   static const std::vector<const RowKind*> kinds = {
-      &head,  &keys,  &policies,  &recipients, &applications, &measure_years, &recipient_years,
-      &projects, &units, &districts, &evidence, &idempotency};
+      &head,     &keys,  &policies,  &recipients, &applications, &measure_years, &recipient_years,
+      &projects, &units, &districts, &evidence,   &idempotency};
   return kinds;
 }
 
@@ -645,8 +648,7 @@ size_t LedgerState::CachedRows() const {
 
 namespace {
 template <typename T>
-const T* Lookup(const LedgerState& s, const std::map<std::string, T>& map,
-                const std::string& key) {
+const T* Lookup(const LedgerState& s, const std::map<std::string, T>& map, const std::string& key) {
   s.Fault(key);
   auto it = map.find(key);
   return it == map.end() ? nullptr : &it->second;

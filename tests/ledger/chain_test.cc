@@ -4,6 +4,8 @@
 // verify (check_rules off), audit and import alike; a forged signature or an unregistered
 // signer in a later replay window is named at its own seq; a key registered at seq k may sign
 // k+1 even within one window.
+#include "ledger/chain.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -14,7 +16,6 @@
 #include "events/codec.h"
 #include "events/crypto.h"
 #include "ledger/audit.h"
-#include "ledger/chain.h"
 #include "ledger/exchange.h"
 #include "ledger/ledger.h"
 #include "tests/testutil/testutil.h"
@@ -109,10 +110,12 @@ TEST_F(ChainTest, ForgedSignatureInALaterWindowIsNamedAtItsSeq) {
   // Enough entries for several replay windows, in one append.
   std::vector<AppendRequest> requests;
   for (uint32_t i = 1; i <= 2600; ++i) {
-    requests.push_back(AppendRequest{
-        ev::RecipientRegistered{testutil::Uscc(i), "recipient " + std::to_string(i),
-                                ev::RecipientKind::kEnterprise, "nanshan", {}},
-        ""});
+    requests.push_back(AppendRequest{ev::RecipientRegistered{testutil::Uscc(i),
+                                                             "recipient " + std::to_string(i),
+                                                             ev::RecipientKind::kEnterprise,
+                                                             "nanshan",
+                                                             {}},
+                                     ""});
   }
   auto appended = ledger_->Append(Key("clerk:SZ-STIB"), requests, clock_ms_, clock_ms_);
   ASSERT_TRUE(appended.ok()) << appended.status().ToString();
@@ -126,7 +129,7 @@ TEST_F(ChainTest, ForgedSignatureInALaterWindowIsNamedAtItsSeq) {
     EXPECT_EQ(report->entries, values.size());
   }
   const uint64_t seq = values.size() - 300;  // past the first windows
-  values[seq - 1].back() ^= 0x01;             // the signature's last byte
+  values[seq - 1].back() ^= 0x01;            // the signature's last byte
   MemoryEntrySource forged(values);
   AuditOptions verify;
   verify.check_rules = false;
@@ -145,10 +148,10 @@ TEST_F(ChainTest, KeyRegisteredAtKSignsKPlusOneAndAnUnregisteredSignerIsNamed) {
       "admin", ev::KeyRegistered{late.public_key(), ev::Role::kClerk, "SZ-STIB", "late clerk"});
   auto next = ledger_->Append(
       late,
-      std::vector<AppendRequest>{AppendRequest{
-          ev::RecipientRegistered{testutil::Uscc(7), "r7", ev::RecipientKind::kEnterprise,
-                                  "nanshan", {}},
-          ""}},
+      std::vector<AppendRequest>{
+          AppendRequest{ev::RecipientRegistered{
+                            testutil::Uscc(7), "r7", ev::RecipientKind::kEnterprise, "nanshan", {}},
+                        ""}},
       clock_ms_ + 60'000, clock_ms_ + 60'000);
   ASSERT_TRUE(next.ok()) << next.status().ToString();
   ASSERT_EQ(next->front().seq, registered + 1);

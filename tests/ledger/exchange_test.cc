@@ -194,7 +194,8 @@ TEST_F(ExchangeTest, ExportImportExportIsByteIdenticalAndAuditsTheSame) {
     EXPECT_EQ(report.root, original.root);
     EXPECT_EQ(report.state_hash, original.state_hash);
     EXPECT_EQ(*RootAt((*reopened)->tree(), size_), root);
-    EXPECT_EQ(pj::StateHash(testutil::WholeState(**reopened)), pj::StateHash(testutil::WholeState(*ledger_)));
+    EXPECT_EQ(pj::StateHash(testutil::WholeState(**reopened)),
+              pj::StateHash(testutil::WholeState(*ledger_)));
   }
 }
 
@@ -488,7 +489,8 @@ TEST_F(ExchangeTest, ImportRefusesAnEntryChangedAfterSigning) {
 TEST_F(ExchangeTest, ImportRefusedInALaterGroupAppendsNothingToALedgerWithEntries) {
   const uint64_t half = size_ / 2;
   const std::vector<StoredEntry> entries = MustParse(Export(*ledger_, false), false);
-  std::vector<StoredEntry> later(entries.begin() + static_cast<std::ptrdiff_t>(half), entries.end());
+  std::vector<StoredEntry> later(entries.begin() + static_cast<std::ptrdiff_t>(half),
+                                 entries.end());
   ASSERT_GE(later.size(), 4u);
   later.back().signature[0] ^= 1;  // the last group's last entry no longer verifies
   std::unique_ptr<Ledger> target = FreshForImport("later-group");
@@ -514,7 +516,8 @@ TEST_F(ExchangeTest, ImportIntoANewLedgerRefusedInALaterGroupStaysUnfinished) {
     EXPECT_TRUE(s.IsCorruption()) << s.ToString();
     EXPECT_LT(target->size(), entries.size());
   }
-  Result<std::unique_ptr<Ledger>> opened = Ledger::Open(dir_->Sub("new-later-group"), OpenMode::kWriter);
+  Result<std::unique_ptr<Ledger>> opened =
+      Ledger::Open(dir_->Sub("new-later-group"), OpenMode::kWriter);
   ASSERT_FALSE(opened.ok());
   EXPECT_THAT(opened.status().message(), HasSubstr("did not finish"));
 }

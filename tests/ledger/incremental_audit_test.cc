@@ -68,10 +68,10 @@ class IncrementalAuditTest : public testutil::LedgerFixture {
     Result<AuditReport> full = AuditOf(false);
     ASSERT_TRUE(full.ok()) << full.status().ToString();
     ASSERT_TRUE(full->IntegrityOk() && full->RulesOk()) << full->FindingsText();
-    attestation_ = MustAppend(
-        "auditor", ev::AuditAttested{full->entries, full->root, full->state_hash,
-                                     ev::Sha256(full->FindingsText()),
-                                     static_cast<uint32_t>(full->findings.size())});
+    attestation_ =
+        MustAppend("auditor", ev::AuditAttested{full->entries, full->root, full->state_hash,
+                                                ev::Sha256(full->FindingsText()),
+                                                static_cast<uint32_t>(full->findings.size())});
     Cycle(3);
     Cycle(4);
     ASSERT_GE(ledger_->size(), attestation_ + 8);
@@ -81,7 +81,12 @@ class IncrementalAuditTest : public testutil::LedgerFixture {
   void Cycle(uint32_t i) {
     std::string recipient = AddRecipient(i, ev::RecipientKind::kEnterprise);
     std::string id = "A-" + std::to_string(i);
-    SubmitAndApprove(ev::ApplicationSubmitted{id, recipient, "2", "standard", 2025, 400'000'000,
+    SubmitAndApprove(ev::ApplicationSubmitted{id,
+                                              recipient,
+                                              "2",
+                                              "standard",
+                                              2025,
+                                              400'000'000,
                                               "compute_service_contract",
                                               {{"rented_compute", "true"}},
                                               {testutil::Digest("contract " + id)}});

@@ -222,7 +222,8 @@ class LedgerTest : public testutil::LedgerFixture {
     }
     EXPECT_EQ(ledger_->size(), size);
     EXPECT_EQ(ledger_->head().head_hash, head);
-    EXPECT_TRUE(testutil::ViewRows(*ledger_) == rows) << "in-memory projections changed by a refused append";
+    EXPECT_TRUE(testutil::ViewRows(*ledger_) == rows)
+        << "in-memory projections changed by a refused append";
     Close();
     const Dump after = DumpDb(path_);
     EXPECT_EQ(DumpDiff(before, after), "");

@@ -102,8 +102,9 @@ TEST_F(PointReadTest, AStoredRowThatDoesNotParseRefusesTheWriteThatReadsItAndCha
       << approved.status().ToString();
   EXPECT_EQ(ledger_->size(), size);
   // The failed read does not stick to the writer: a write that does not read the row goes in.
-  EXPECT_TRUE(Append(Clerk(), ev::RecipientRegistered{Uscc(900), "other", ev::RecipientKind::kEnterprise,
-                                                       "futian", {}})
+  EXPECT_TRUE(Append(Clerk(),
+                     ev::RecipientRegistered{
+                         Uscc(900), "other", ev::RecipientKind::kEnterprise, "futian", {}})
                   .ok());
   auto reader = Ledger::Open(path_, OpenMode::kReader);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
@@ -144,7 +145,9 @@ TEST_F(PointReadTest, AWriterThatDropsItsCachedRowsReadsThemBackAndDecidesAlike)
                                     clock_ms_ + 60'000, testutil::FixedClockMs());
     ASSERT_TRUE(approved.ok()) << approved.status().ToString();
   }
-  ASSERT_TRUE(Append("reviewer:" + UnitOf("10"), ev::ApplicationApproved{"A-2", "ok"}, clock_ms_ + 60'000).ok());
+  ASSERT_TRUE(
+      Append("reviewer:" + UnitOf("10"), ev::ApplicationApproved{"A-2", "ok"}, clock_ms_ + 60'000)
+          .ok());
   auto reopened = Ledger::Open(copy_path, OpenMode::kReader);
   ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
   EXPECT_EQ(pj::StateHash(testutil::WholeState(**reopened)),

@@ -329,7 +329,8 @@ class PropertyTest : public LedgerFixture {
         ASSERT_NE(result.status().code(), StatusCode::kIOError) << result.status().ToString();
         ASSERT_NE(result.status().code(), StatusCode::kCorruption) << result.status().ToString();
         EXPECT_EQ(ledger_->size(), size) << "refused but the ledger grew: " << result.status().ToString();
-        EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), before) << "refused but the state changed: " << result.status().ToString();
+        EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), before)
+            << "refused but the state changed: " << result.status().ToString();
         ++refused_[result.status().IsRejected() ? result.status().rule() : "invalid-argument"];
         if (op.requests.size() > 1) ++refused_["(whole batches)"];
         continue;
@@ -517,7 +518,8 @@ class PropertyTest : public LedgerFixture {
     EXPECT_EQ(*differing, 0u) << "Rebuild() found rows differing from the stored projections";
     EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), before);
     Reopen();
-    EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), before) << "the reopened ledger has another state";
+    EXPECT_EQ(pj::StateHash(testutil::WholeState(*ledger_)), before)
+        << "the reopened ledger has another state";
   }
 
   std::mt19937_64 rng_;

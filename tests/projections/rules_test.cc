@@ -206,7 +206,9 @@ class RulesTest : public LedgerFixture {
   std::string ReviewerOf(const std::string& id) const { return Reviewer(Application(id).submitted.measure); }
   [[nodiscard]] bool Grant(const std::string& id, int64_t amount) { return Ok(ReviewerOf(id), Award(id, amount)); }
 
-  Result<pj::AwardLimit> Limit(const std::string& id) const { return pj::MaxAward(ledger_->view(), id, NextAt()); }
+  Result<pj::AwardLimit> Limit(const std::string& id) const {
+    return pj::MaxAward(ledger_->view(), id, NextAt());
+  }
 
   // The limit as (max, rule), whether MaxAward reports "nothing possible" as a zero limit or as a
   // refusal (projections.h allows the latter for an exhausted pool).
@@ -872,7 +874,8 @@ TEST_F(RulesTest, ReviewerWhoIsTheSubmittingClerkCannotApproveOrAward) {
 
 TEST_F(RulesTest, TreasurerWhoIsTheAwardingReviewerCannotPay) {
   ASSERT_TRUE(Fund("2", kYear, 10'000'000 * kYuan));
-  const std::string reviewer_holder = ledger_->view().FindKey(Key("reviewer:SZ-STIB").key_id())->holder;
+  const std::string reviewer_holder =
+      ledger_->view().FindKey(Key("reviewer:SZ-STIB").key_id())->holder;
   ASSERT_TRUE(AddKey("self-treasurer", 202, ev::Role::kTreasurer, "SZ-FIN", reviewer_holder));
   std::string firm = NewRecipient(ev::RecipientKind::kEnterprise);
   ASSERT_TRUE(SubmitApprove(App("pay", firm, "2", "standard", 1'000'000 * kYuan)));
@@ -1220,8 +1223,8 @@ TEST_F(ResolveTest, AwardMaxIsMaxAwardSplitAsThePolicySaysDecidedByTheWriter) {
   ASSERT_TRUE(SubmitApprove(App("mig", firm, "10", "migration", 1'000'000 * kYuan + 3)));
   Result<pj::AwardLimit> limit = Limit("mig");
   ASSERT_TRUE(limit.ok()) << limit.status().ToString();
-  auto result = AppendWith("reviewer:SZ-MIIT", ev::AwardGranted{"mig", 0, 0, 0, "scored"},
-                           MaxAndSplit());
+  auto result =
+      AppendWith("reviewer:SZ-MIIT", ev::AwardGranted{"mig", 0, 0, 0, "scored"}, MaxAndSplit());
   ASSERT_TRUE(result.ok()) << result.status().ToString();
   EXPECT_NE(result->note.find(limit->binding_rule), std::string::npos) << result->note;
   const pj::Application& app = Application("mig");
@@ -1237,8 +1240,8 @@ TEST_F(ResolveTest, AwardMaxWithAClerkKeyIsRefusedForTheRoleNotForACap) {
   std::string firm = NewRecipient(ev::RecipientKind::kEnterprise, "nanshan");
   ASSERT_TRUE(SubmitApprove(App("mig", firm, "10", "migration", 1'000'000 * kYuan)));
   const pj::Hash before = Hash();
-  auto result = AppendWith("clerk:SZ-MIIT", ev::AwardGranted{"mig", 0, 0, 0, "scored"},
-                           MaxAndSplit());
+  auto result =
+      AppendWith("clerk:SZ-MIIT", ev::AwardGranted{"mig", 0, 0, 0, "scored"}, MaxAndSplit());
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().rule(), "role") << result.status().ToString();
   EXPECT_EQ(Hash(), before);
@@ -1250,8 +1253,8 @@ TEST_F(ResolveTest, AwardMaxOfAnExhaustedPoolIsRefusedNamingThePool) {
   std::string other = NewRecipient(ev::RecipientKind::kEnterprise, "nanshan");
   // Nanshan has no district allocation: nothing can be awarded to its firm.
   ASSERT_TRUE(SubmitApprove(App("mig-n", other, "10", "migration", 1'000'000 * kYuan)));
-  auto result = AppendWith("reviewer:SZ-MIIT", ev::AwardGranted{"mig-n", 0, 0, 0, "scored"},
-                           MaxAndSplit());
+  auto result =
+      AppendWith("reviewer:SZ-MIIT", ev::AwardGranted{"mig-n", 0, 0, 0, "scored"}, MaxAndSplit());
   ASSERT_FALSE(result.ok());
   EXPECT_EQ(result.status().rule(), "pool.exhausted") << result.status().ToString();
 }

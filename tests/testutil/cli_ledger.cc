@@ -43,10 +43,10 @@ CliTemplateLedger::CliTemplateLedger(const std::string& binary, const std::strin
 
 void CliTemplateLedger::CopyTo(const std::string& dir) const {
   std::error_code error;
-  std::filesystem::copy(dir_.path(), dir,
-                        std::filesystem::copy_options::recursive |
-                            std::filesystem::copy_options::overwrite_existing,
-                        error);
+  std::filesystem::copy(
+      dir_.path(), dir,
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing,
+      error);
   ASSERT_FALSE(error) << error.message();
   for (const char* key : {"authority.pem", "admin.pem", "clerk.pem"}) {
     const std::string path = dir + "/" + key;

@@ -1,7 +1,6 @@
 #include "tests/testutil/testutil.h"
 
 #include <rocksdb/db.h>
-
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -217,8 +216,7 @@ void LedgerFixture::Reopen() {
   ledger_ = std::move(*ledger);
 }
 
-void RewriteStoredRecord(const std::string& path, const std::string& family,
-                         const std::string& key,
+void RewriteStoredRecord(const std::string& path, const std::string& family, const std::string& key,
                          const std::function<void(std::optional<std::string>*)>& change) {
   rocksdb::DBOptions options;
   std::vector<std::string> names;

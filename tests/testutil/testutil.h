@@ -35,8 +35,7 @@ class TempDir {
 
 // Rewrites record `key` of column family `family` in the closed ledger at `path`, as someone
 // with the files could: `change` gets its value (nullopt if absent) and leaves the new one.
-void RewriteStoredRecord(const std::string& path, const std::string& family,
-                         const std::string& key,
+void RewriteStoredRecord(const std::string& path, const std::string& family, const std::string& key,
                          const std::function<void(std::optional<std::string>*)>& change);
 
 // Every projection row of `ledger`, read whole from its store.

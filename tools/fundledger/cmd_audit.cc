@@ -52,12 +52,14 @@ class StreamedExport : public ledger::EntrySource {
   uint64_t Size() const override { return size_; }
   // Entries are read in order only (Audit asks for them so).
   Result<ev::Bytes> Raw(uint64_t seq) const override {
-    if (seq != next_seq_) return Status::IOError("the export is read in order, not entry " + std::to_string(seq));
+    if (seq != next_seq_)
+      return Status::IOError("the export is read in order, not entry " + std::to_string(seq));
     ++next_seq_;
     auto next = reader_.NextRaw();
     // The file was checked whole on the first pass: a change now is a read failure.
     if (!next.ok()) return Status::IOError(next.status().message());
-    if (!next->has_value()) return Status::NotFound("entry " + std::to_string(seq) + " is not in the export");
+    if (!next->has_value())
+      return Status::NotFound("entry " + std::to_string(seq) + " is not in the export");
     return std::move(**next);
   }
 
@@ -95,11 +97,18 @@ void PrintSummary(const Context& ctx, const ledger::AuditReport& report, const s
     for (const auto& f : report.findings) {
       findings.push_back({{"seq", f.seq}, {"kind", f.kind}, {"code", f.code}, {"message", f.message}, {"integrity", f.integrity}});
     }
-    PrintJson({{"origin", origin}, {"entries", report.entries}, {"recipients", report.state.recipients.size()},
-               {"applications", report.state.applications.size()}, {"rootHash", ev::Hex(report.root)},
-               {"stateHash", ev::Hex(report.state_hash)}, {"checkpointsChecked", report.checkpoints_checked},
+    PrintJson({{"origin", origin},
+               {"entries", report.entries},
+               {"recipients", report.state.recipients.size()},
+               {"applications", report.state.applications.size()},
+               {"rootHash", ev::Hex(report.root)},
+               {"stateHash", ev::Hex(report.state_hash)},
+               {"checkpointsChecked", report.checkpoints_checked},
                {"firstReplayed", report.first_replayed},
-               {"integrityFindings", integrity}, {"ruleFindings", rules}, {"measures", measures}, {"findings", findings}});
+               {"integrityFindings", integrity},
+               {"ruleFindings", rules},
+               {"measures", measures},
+               {"findings", findings}});
     return;
   }
   for (const auto& f : report.findings) {
@@ -165,7 +174,8 @@ Status AuditCommand(const Context& ctx, const AuditArgs& args) {
   }
   options.since_attestation = args.since_attestation;
   if (!args.from_export.empty()) {
-    LEDGER_ASSIGN_OR_RETURN(source, StreamedExport::Open(args.from_export, IsCapnpFile(args.from_export)));
+    LEDGER_ASSIGN_OR_RETURN(source,
+                            StreamedExport::Open(args.from_export, IsCapnpFile(args.from_export)));
   } else {
     // An attesting audit holds the writer lock so nothing is appended between audit and attestation.
     LEDGER_ASSIGN_OR_RETURN(ledger, args.attest ? ctx.OpenWriter() : ctx.OpenReader());
@@ -483,9 +493,10 @@ void AddAuditCommands(CLI::App& app, Context& ctx, Action* run) {
   audit->add_option("--checkpoint", audit_args.checkpoints, "a published checkpoint note to check (repeatable)");
   audit->add_flag("--attest", audit_args.attest, "append an AuditAttested entry signed by --key (or write --attestation-out for an export)");
   audit->add_option("--attestation-out", audit_args.attestation_out, "attestation file for an export audit");
-  audit->add_flag("--since-attestation", audit_args.since_attestation,
-                  "re-check only from the last AuditAttested entry: the state and tree it attests are "
-                  "read from the store and checked against it, later entries get every check");
+  audit->add_flag(
+      "--since-attestation", audit_args.since_attestation,
+      "re-check only from the last AuditAttested entry: the state and tree it attests are "
+      "read from the store and checked against it, later entries get every check");
   audit->add_flag("--force", ctx.force, "replace an existing --attestation-out file");
   audit->callback([&ctx, run] { *run = [&ctx] { return AuditCommand(ctx, audit_args); }; });
 

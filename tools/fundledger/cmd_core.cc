@@ -26,10 +26,12 @@ Status Init(const Context& ctx, const std::string& authority_file, const std::st
   created.authority_holder = holder;
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Create(dir, authority, created, now));
   if (ctx.json) {
-    PrintJson({{"ledgerId", ev::Hex(ledger->head().ledger_id)}, {"origin", ledger->Origin()}, {"seq", 1}});
+    PrintJson({{"ledgerId", ev::Hex(ledger->head().ledger_id)},
+               {"origin", ledger->Origin()},
+               {"seq", 1}});
   } else {
-    std::cout << "created ledger '" << name << "' at " << dir << "\nledger id " << ev::Hex(ledger->head().ledger_id)
-              << "\n";
+    std::cout << "created ledger '" << name << "' at " << dir << "\nledger id "
+              << ev::Hex(ledger->head().ledger_id) << "\n";
   }
   return Status::Ok();
 }

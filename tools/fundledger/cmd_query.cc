@@ -237,7 +237,8 @@ Status QueryRecipient(const Context& ctx, const std::string& uscc, const std::st
   json apps = json::array();
   for (const std::string& id : app_ids) {
     const pj::Application* app = s.FindApplication(id);
-    if (app != nullptr && app->submitted.recipient_id == uscc) apps.push_back(ApplicationJson(*app));
+    if (app != nullptr && app->submitted.recipient_id == uscc)
+      apps.push_back(ApplicationJson(*app));
   }
   if (ctx.json) {
     json j = {{"recipient", uscc}, {"name", r->info.name}, {"kind", ev::RecipientKindName(r->info.kind)},
@@ -290,7 +291,10 @@ Status History(const Context& ctx, const std::string& recipient, const std::stri
   for (uint64_t seq : seqs) {
     if (seq > until) break;
     LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry stored, ledger->Read(seq));
-    if (ctx.json) PrintJson(EntryJson(stored)); else std::cout << EntryLine(stored, ledger->view()) << "\n";
+    if (ctx.json)
+      PrintJson(EntryJson(stored));
+    else
+      std::cout << EntryLine(stored, ledger->view()) << "\n";
   }
   return Status::Ok();
 }

@@ -35,7 +35,8 @@ Result<std::unique_ptr<ledger::Ledger>> Context::OpenWriter() const {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, LedgerDir());
   spdlog::info("opening {} as the writer", dir);
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Open(dir, ledger::OpenMode::kWriter));
-  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(), ev::Hex(ledger->head().head_hash));
+  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(),
+               ev::Hex(ledger->head().head_hash));
   return ledger;
 }
 
@@ -43,7 +44,8 @@ Result<std::unique_ptr<ledger::Ledger>> Context::OpenReader() const {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, LedgerDir());
   spdlog::info("opening {} as a reader (RocksDB secondary)", dir);
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Open(dir, ledger::OpenMode::kReader));
-  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(), ev::Hex(ledger->head().head_hash));
+  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(),
+               ev::Hex(ledger->head().head_hash));
   return ledger;
 }
 

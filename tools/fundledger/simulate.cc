@@ -279,7 +279,8 @@ class Simulator {
     // award (60% of the track's cap), about 15% oversubscribed.
     std::vector<std::pair<const ev::Measure*, const ev::Track*>> plan;
     for (const ev::Measure& m : policy_.measures) {
-      const pj::MeasureYear* my = ledger_->view().FindMeasureYear(m.id, static_cast<uint16_t>(year));
+      const pj::MeasureYear* my =
+          ledger_->view().FindMeasureYear(m.id, static_cast<uint16_t>(year));
       if (my == nullptr || m.tracks.empty()) continue;
       int64_t share = my->AllocatedFen() / static_cast<int64_t>(m.tracks.size());
       for (const ev::Track& t : m.tracks) {
