@@ -108,7 +108,7 @@ class Ledger {
   const projections::StateView& view() const { return state_; }
   const projections::LedgerInfo& head() const { return state_.info; }
   // A state to try entries on without writing them: lookups read through to the store,
-  // changes stay in the copy.
+  // changes stay in the copy. Valid while this ledger is open.
   projections::LedgerState Draft() const { return state_; }
   // The current rows whose keys start with any of `prefixes`, whole, in memory: for readers
   // that need every row of a kind (reports, totals by unit). kIOError/kCorruption on failure.
