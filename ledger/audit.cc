@@ -12,6 +12,7 @@
 #include "events/text.h"
 #include "ledger/chain.h"
 #include "ledger/checkpoint.h"
+#include "ledger/inspection.h"
 #include "ledger/internal/index_names.h"
 #include "ledger/internal/parallel.h"
 #include "ledger/internal/storage_format.h"
@@ -154,7 +155,7 @@ class Replayer {
   void CheckIndex(uint64_t seq, const std::string& kind, const ev::Entry& e) {
     for (const std::string& index : internal::IndexNames(report_->state, e)) {
       ++index_keys_;
-      auto has = options_.stored->HasIndexKey(index, seq);
+      auto has = options_.stored->inspection().HasIndexKey(index, seq);
       if (!has.ok() || !*has) Derived(seq, kind, "integrity.index", "index " + index + " does not list entry " + std::to_string(seq));
     }
   }
@@ -167,7 +168,7 @@ class Replayer {
     for (const std::string& row : report_->state.dirty) {
       ++history_versions_;
       std::string expected = pj::EncodeRow(report_->state, row).value_or("");
-      auto stored = options_.stored->HistoryVersion(row, seq);
+      auto stored = options_.stored->inspection().HistoryVersion(row, seq);
       if (!stored.ok() || !stored->has_value() || **stored != expected) {
         Derived(seq, kind, "integrity.history", "row history of " + row + " at entry " + std::to_string(seq) + " differs from the replay");
       }
@@ -231,7 +232,7 @@ uint64_t CompareMerkleNodes(const Ledger& stored, const ReplayTree& tree, AuditR
   };
   settle();
   if (tree.size() == 0) level = kMerkleLevelsMax;
-  Status scanned = stored.ScanMerkle([&](std::string_view key, std::string_view value) {
+  Status scanned = stored.inspection().ScanMerkle([&](std::string_view key, std::string_view value) {
     if (key.size() != internal::kMerkleKeyBytes) {
       finding("stored Merkle record " +
               ev::Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(key.data()),
@@ -279,7 +280,7 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
           "the ledger stores an entry after its head, entry " + std::to_string(report->entries)));
     }
   }
-  auto count = incremental ? Result<uint64_t>(report->entries) : stored.CountStoredEntries();
+  auto count = incremental ? Result<uint64_t>(report->entries) : stored.inspection().CountStoredEntries();
   if (count.ok() && *count != report->entries) {
     report->findings.push_back(Integrity(0, "", "integrity.count", "the ledger stores " + std::to_string(*count) +
                                                                      " entries but its head is entry " + std::to_string(report->entries)));
@@ -289,7 +290,7 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
     // attestation are the full audit's to check).
     for (const std::string& key : replayer.touched_rows()) {
       std::optional<std::string> rebuilt = pj::EncodeRow(report->state, key);
-      auto got = stored.StoredRow(key);
+      auto got = stored.inspection().StoredRow(key);
       if (!got.ok()) {
         report->findings.push_back(Integrity(0, "", "integrity.read", got.status().message()));
       } else if (rebuilt && !*got) {
@@ -307,7 +308,7 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
   }
   auto rows = incremental ? Result<std::vector<std::pair<std::string, std::string>>>(
                                 std::vector<std::pair<std::string, std::string>>())
-                          : stored.StoredRows();
+                          : stored.inspection().StoredRows();
   if (!rows.ok()) {
     report->findings.push_back(Integrity(0, "", "integrity.projection", rows.status().message()));
     return;
@@ -330,7 +331,7 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
   const uint64_t merkle_nodes = incremental ? CompareNewMerkleNodes(stored.tree(), tree, report)
                                             : CompareMerkleNodes(stored, tree, report);
   if (incremental) return;
-  auto unaccounted = stored.UnaccountedRecords();
+  auto unaccounted = stored.inspection().UnaccountedRecords();
   if (!unaccounted.ok()) {
     report->findings.push_back(Integrity(0, "", "integrity.read", unaccounted.status().message()));
   } else {
@@ -338,7 +339,7 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
       report->findings.push_back(Integrity(0, "", code, message));
   }
   // Records beyond those the replay derives (an index entry or a row version slipped in).
-  auto counts = stored.CountDerived();
+  auto counts = stored.inspection().CountDerived();
   if (!counts.ok()) {
     report->findings.push_back(Integrity(0, "", "integrity.read", counts.status().message()));
     return;

@@ -36,6 +36,7 @@ enum class OpenMode {
 // Hooks into the storage for tests (a fault-injecting file system); defined in
 // ledger/internal/storage_hooks.h so this header names no RocksDB type.
 struct StorageHooks;
+class Inspection;
 
 struct OpenOptions {
   OpenMode mode = OpenMode::kWriter;
@@ -150,8 +151,6 @@ class Ledger {
   virtual Result<StoredEntry> Read(uint64_t seq) const = 0;
   // Raw stored value of entry `seq` without any check (audit checks it itself).
   virtual Result<Bytes> ReadRaw(uint64_t seq) const = 0;
-  // Number of stored entry records, counted by scanning (audit compares it with the head).
-  virtual Result<uint64_t> CountStoredEntries() const = 0;
 
   // Seqs listed by an index: "recipient/<uscc>", "application/<id>", "kind/<Kind>".
   virtual Result<std::vector<uint64_t>> IndexSeqs(const std::string& index) const = 0;
@@ -159,21 +158,13 @@ class Ledger {
   // The stored Merkle tree (level-0 nodes are the leaf hashes).
   virtual const MerkleNodeSource& tree() const = 0;
 
-  // Every stored projection row (audit compares them with a rebuild).
-  virtual Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const = 0;
+  // What an audit reads of the store besides entries and rows: ledger/inspection.h.
+  virtual const Inspection& inspection() const = 0;
 
   // Checkpoints: signed notes kept in their own column family, keyed by tree size. Storing one
   // also records its digest, so a checkpoint that later disappears is noticed.
   virtual Status StoreCheckpoint(uint64_t tree_size, const std::string& note) = 0;
   virtual Result<std::vector<std::pair<uint64_t, std::string>>> Checkpoints() const = 0;
-
-  // Audit's view of records no entry and no checkpoint accounts for, as (finding code, one
-  // line): column families a ledger never makes, any record in the default family, keys of
-  // a form the layout does not have in the entries, checkpoints and meta families, and
-  // stored checkpoints missing, changed or added relative to the digests recorded with them.
-  // Records of index, history, Merkle and projections are checked by count and content
-  // elsewhere. kIOError if the store cannot be read.
-  virtual Result<std::vector<std::pair<std::string, std::string>>> UnaccountedRecords() const = 0;
 
   // Recomputes every projection from entry 1 and rewrites the stored rows to match (one
   // WriteBatch). Returns the number of rows that differed. Writer only.
@@ -182,14 +173,6 @@ class Ledger {
   // The rows whose keys start with any of `prefixes`, as they stood after entry `seq` (from the
   // row history: one seek per row, no replay). "head" is a row key too.
   virtual Result<projections::LedgerState> StateAsOf(uint64_t seq, const std::vector<std::string>& prefixes) const = 0;
-
-  // Audit's view of what the append path derived and stored beside the entries:
-  // the stored version of row `row_key` at `seq` (nullopt if none; an empty string is a
-  // removal), whether index `index` lists `seq`, and the number of index, history and Merkle
-  // records stored.
-  virtual Result<std::optional<std::string>> HistoryVersion(const std::string& row_key, uint64_t seq) const = 0;
-  virtual Result<bool> HasIndexKey(const std::string& index, uint64_t seq) const = 0;
-  virtual Result<std::array<uint64_t, 3>> CountDerived() const = 0;
 
   // The ledger's origin line for checkpoints: "fundledger/<ledgerId hex>".
   std::string Origin() const;
@@ -202,14 +185,6 @@ class Ledger {
   // (audit names them as stray records).
   virtual void ReadRawRange(uint64_t first, size_t count,
                             std::vector<Result<Bytes>>* out) const = 0;
-  // The stored projection row `key` (nullopt if there is none): one point read, for an
-  // incremental audit's comparison of the rows its entries changed. kIOError if unreadable.
-  virtual Result<std::optional<std::string>> StoredRow(const std::string& key) const = 0;
-  // Calls `fn` with every stored Merkle record's key and value, in key order (level, then
-  // index: ledger/internal/storage_format.h), through one iterator, so audit compares the tree
-  // in one pass instead of one lookup per node. kIOError if the store cannot be read.
-  virtual Status ScanMerkle(
-      const std::function<void(std::string_view key, std::string_view value)>& fn) const = 0;
 
  protected:
   Ledger() = default;

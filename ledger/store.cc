@@ -17,6 +17,7 @@
 #include "events/crypto.h"
 #include "events/text.h"
 #include "ledger/exchange.h"
+#include "ledger/inspection.h"
 #include "ledger/internal/index_names.h"
 #include "ledger/internal/rocksdb_status.h"
 #include "ledger/internal/storage_format.h"
@@ -87,7 +88,7 @@ class DbRows : public pj::RowSource {
   const RocksLedger* ledger_;
 };
 
-class RocksLedger : public Ledger {
+class RocksLedger : public Ledger, public Inspection {
  public:
   RocksLedger(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> handles,
               OpenMode mode, std::string secondary_dir)
@@ -168,6 +169,7 @@ class RocksLedger : public Ledger {
   Result<uint64_t> CountStoredEntries() const override;
   Result<std::vector<uint64_t>> IndexSeqs(const std::string& index) const override;
   const MerkleNodeSource& tree() const override { return tree_; }
+  const Inspection& inspection() const override { return *this; }
   Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const override;
   Status StoreCheckpoint(uint64_t tree_size, const std::string& note) override;
   Result<std::vector<std::pair<uint64_t, std::string>>> Checkpoints() const override;
@@ -890,6 +892,7 @@ Result<std::unique_ptr<RocksLedger>> CreateDb(const std::string& path, const Sto
 }  // namespace
 
 Ledger::~Ledger() = default;
+Inspection::~Inspection() = default;
 
 std::string Ledger::Origin() const { return "fundledger/" + ev::Hex(state_.info.ledger_id); }
 

@@ -24,6 +24,7 @@
 #include "events/text.h"
 #include "ledger/audit.h"
 #include "ledger/exchange.h"
+#include "ledger/inspection.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
 #include "tests/testutil/testutil.h"
@@ -144,7 +145,7 @@ class ExchangeTest : public testutil::LedgerFixture {
     EXPECT_TRUE(s.IsCorruption() || s.IsRejected() || s.IsInvalidArgument()) << s.ToString();
     EXPECT_THAT(s.message(), HasSubstr(where)) << s.ToString();
     EXPECT_EQ(target->size(), 0u);
-    Result<uint64_t> stored = target->CountStoredEntries();
+    Result<uint64_t> stored = target->inspection().CountStoredEntries();
     EXPECT_TRUE(stored.ok() && *stored == 0u) << (stored.ok() ? std::to_string(*stored) : stored.status().ToString());
     target.reset();
     Result<std::unique_ptr<Ledger>> reopened = Ledger::Open(dir_->Sub(name), OpenMode::kReader);
@@ -216,7 +217,7 @@ TEST_F(ExchangeTest, ImportOfEntriesDatedLaterThanTheImportersClockIsRefusedWhol
   EXPECT_EQ(s.rule(), "time.future");
   EXPECT_THAT(s.message(), HasSubstr("entry " + std::to_string(first_ahead + 1) + ": recordedAt"));
   EXPECT_EQ(target->size(), 0u);
-  Result<uint64_t> stored = target->CountStoredEntries();
+  Result<uint64_t> stored = target->inspection().CountStoredEntries();
   EXPECT_TRUE(stored.ok() && *stored == 0u);
   // Group commits check it too (AppendSigned is what each group goes through).
   Status group = target->AppendSigned(std::span(entries).first(first_ahead + 1), clock);
@@ -329,7 +330,7 @@ TEST_F(ExchangeTest, ImportRefusesAnotherLedgersEntries) {
     EXPECT_TRUE(s.IsCorruption()) << s.ToString();
     EXPECT_EQ(copy->size(), size_);
     EXPECT_EQ(copy->head().head_hash, head);
-    EXPECT_EQ(*copy->CountStoredEntries(), size_);
+    EXPECT_EQ(*copy->inspection().CountStoredEntries(), size_);
   }
 }
 
@@ -503,7 +504,7 @@ TEST_F(ExchangeTest, ImportRefusedInALaterGroupAppendsNothingToALedgerWithEntrie
   EXPECT_TRUE(s.IsCorruption()) << s.ToString();
   EXPECT_EQ(target->size(), half);
   EXPECT_EQ(target->head().head_hash, head);
-  EXPECT_EQ(*target->CountStoredEntries(), half);
+  EXPECT_EQ(*target->inspection().CountStoredEntries(), half);
 }
 
 TEST_F(ExchangeTest, ImportIntoANewLedgerRefusedInALaterGroupStaysUnfinished) {
