@@ -6,6 +6,7 @@
 // the hledger journal balances to the fen as `query` does.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <rocksdb/db.h>
 
@@ -30,6 +31,7 @@ namespace ev = ::fundledger::events;
 namespace pj = ::fundledger::projections;
 using nlohmann::json;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using testutil::At;
 using testutil::Digest;
 using testutil::ShellQuote;
@@ -660,6 +662,40 @@ TEST_F(ReportTest, WorkbookAndPdfPassCheckAndAChangedByteFailsIt) {
     EXPECT_NE(refused.code, 0) << format;
     EXPECT_NE(refused.code, 1) << format;
   }
+}
+
+// The writers that need cairo, pango and libxlsxwriter are a module only `report` loads
+// (tools/report/render.h): the executable does not need those libraries, so no other command
+// maps them. Without the module beside it, xlsx and PDF are refused (exit 4, naming the
+// module) and nothing is written; CSV, which needs no writer library, still works.
+TEST_F(ReportTest, WritersAreAModuleLoadedOnlyForXlsxAndPdf) {
+  auto needed = testutil::RunShell(dir_->path(), "readelf -d " + ShellQuote(FUNDLEDGER_BINARY));
+  ASSERT_EQ(needed.code, 0) << needed.err;
+  ASSERT_THAT(needed.out, HasSubstr("librocksdb"));
+  for (const char* library : {"libcairo", "libpango", "libxlsxwriter"}) {
+    EXPECT_THAT(needed.out, Not(HasSubstr(library))) << "the executable needs " << library;
+  }
+  // The executable alone, in a directory without the module.
+  const std::string lone = dir_->Sub("lone");
+  ASSERT_EQ(::mkdir(lone.c_str(), 0700), 0);
+  auto copied = testutil::RunShell(dir_->path(), "cp " + ShellQuote(FUNDLEDGER_BINARY) + " " +
+                                                     ShellQuote(lone + "/fundledger"));
+  ASSERT_EQ(copied.code, 0) << copied.err;
+  ledger_.reset();
+  auto run = [&](const std::string& args) {
+    return testutil::RunShell(dir_->path(), ShellQuote(lone + "/fundledger") + " --ledger " +
+                                                ShellQuote(path_) + " " + args);
+  };
+  for (std::string format : {"xlsx", "pdf"}) {
+    const std::string out = dir_->Sub("r." + format);
+    auto refused = run("report annual --year 2025 --format " + format + " --out " + ShellQuote(out));
+    EXPECT_EQ(refused.code, 4) << format << ": " << refused.err;
+    EXPECT_THAT(refused.err, HasSubstr("cannot load the report writers")) << format;
+    EXPECT_EQ(testutil::NonEmptyLines(refused.err).size(), 1u) << refused.err;
+    EXPECT_NE(::access(out.c_str(), F_OK), 0) << format << " written without its writer";
+  }
+  auto csv = run("report annual --year 2025 --format csv --out " + ShellQuote(dir_->Sub("csv")));
+  EXPECT_EQ(csv.code, 0) << csv.err;
 }
 
 // Without --format, every format goes into the folder --out, each file passing `report check`;

@@ -10,6 +10,7 @@
 #include "ledger/exchange.h"
 #include "tools/fundledger/context.h"
 #include "tools/report/build.h"
+#include "tools/report/render.h"
 
 namespace fundledger::tools {
 namespace {
@@ -65,11 +66,13 @@ Result<std::vector<Output>> Render(const std::vector<rp::Report>& reports, const
     for (const rp::Report& r : reports)
       out.push_back({reports.size() == 1 ? "" : r.kind + ".json", rp::RenderJson(r)});
   } else if (o.format == "xlsx") {
+    LEDGER_ASSIGN_OR_RETURN(const rp::Renderers* writers, rp::LoadRenderers());
     LEDGER_ASSIGN_OR_RETURN(auto scratch, ScratchDir::Make());
-    LEDGER_ASSIGN_OR_RETURN(std::string bytes, rp::RenderXlsx(reports, o.lang, scratch->path()));
+    LEDGER_ASSIGN_OR_RETURN(std::string bytes, writers->xlsx(reports, o.lang, scratch->path()));
     out.push_back({"", std::move(bytes)});
   } else {
-    LEDGER_ASSIGN_OR_RETURN(std::string bytes, rp::RenderPdf(reports, o.lang));
+    LEDGER_ASSIGN_OR_RETURN(const rp::Renderers* writers, rp::LoadRenderers());
+    LEDGER_ASSIGN_OR_RETURN(std::string bytes, writers->pdf(reports, o.lang));
     out.push_back({"", std::move(bytes)});
   }
   return out;

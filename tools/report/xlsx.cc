@@ -5,7 +5,6 @@
 // and libxlsxwriter stamps every zip member with a fixed date.
 #include <unistd.h>
 #include <xlsxwriter.h>
-#include <zlib.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -415,80 +414,6 @@ Result<std::string> RenderXlsx(const std::vector<Report>& reports, Lang lang,
     return status;
   }
   return Slurp(path);
-}
-
-// ---- Reading the params back: the zip's docProps/custom.xml ----
-
-namespace {
-
-uint32_t Le(const std::string& b, size_t at, int bytes) {
-  uint32_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[at + static_cast<size_t>(i)]);
-  return v;
-}
-
-// One member of a zip archive, inflated. Bounded: the member may be at most 1 MiB.
-Result<std::string> ZipMember(const std::string& zip, const std::string& wanted) {
-  constexpr size_t kEocdBytes = 22, kCentralBytes = 46, kLocalBytes = 30, kMemberMax = 1 << 20;
-  if (zip.size() < kEocdBytes) return Status::InvalidArgument("not an xlsx file (too short)");
-  size_t eocd = zip.size() - kEocdBytes;
-  size_t stop = zip.size() > kEocdBytes + 65535 ? zip.size() - kEocdBytes - 65535 : 0;
-  while (Le(zip, eocd, 4) != 0x06054b50) {
-    if (eocd == stop) return Status::InvalidArgument("not an xlsx file (no zip directory)");
-    --eocd;
-  }
-  size_t entries = Le(zip, eocd + 10, 2), at = Le(zip, eocd + 16, 4);
-  for (size_t i = 0; i < entries; ++i) {
-    if (at + kCentralBytes > zip.size() || Le(zip, at, 4) != 0x02014b50) break;
-    uint32_t method = Le(zip, at + 10, 2), packed = Le(zip, at + 20, 4), size = Le(zip, at + 24, 4);
-    size_t name_len = Le(zip, at + 28, 2), extra = Le(zip, at + 30, 2), comment = Le(zip, at + 32, 2);
-    size_t local = Le(zip, at + 42, 4);
-    if (at + kCentralBytes + name_len > zip.size()) break;
-    std::string name = zip.substr(at + kCentralBytes, name_len);
-    at += kCentralBytes + name_len + extra + comment;
-    if (name != wanted) continue;
-    if (size > kMemberMax || local + kLocalBytes > zip.size()) break;
-    size_t data = local + kLocalBytes + Le(zip, local + 26, 2) + Le(zip, local + 28, 2);
-    if (data + packed > zip.size()) break;
-    if (method == 0) return zip.substr(data, packed);
-    if (method != 8) break;
-    std::string out(size, '\0');
-    z_stream z{};
-    if (inflateInit2(&z, -MAX_WBITS) != Z_OK) return Status::IOError("zlib: cannot inflate");
-    z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(zip.data() + data));
-    z.avail_in = packed;
-    z.next_out = reinterpret_cast<Bytef*>(out.data());
-    z.avail_out = size;
-    int rc = inflate(&z, Z_FINISH);
-    inflateEnd(&z);
-    if (rc != Z_STREAM_END || z.total_out != size) break;
-    return out;
-  }
-  return Status::InvalidArgument("not an xlsx file made by fundledger (no readable " + wanted + ")");
-}
-
-std::string XmlUnescape(std::string s) {
-  const std::pair<const char*, const char*> entities[] = {
-      {"&lt;", "<"}, {"&gt;", ">"}, {"&quot;", "\""}, {"&apos;", "'"}, {"&amp;", "&"}};
-  for (const auto& [from, to] : entities) {
-    for (size_t i = s.find(from); i != std::string::npos; i = s.find(from, i + 1)) {
-      s.replace(i, std::strlen(from), to);
-    }
-  }
-  return s;
-}
-
-}  // namespace
-
-Result<std::string> ReadXlsxParams(const std::string& bytes) {
-  LEDGER_ASSIGN_OR_RETURN(std::string xml, ZipMember(bytes, "docProps/custom.xml"));
-  const std::string marker = "name=\"fundledger-params\"><vt:lpwstr>";
-  size_t start = xml.find(marker);
-  if (start == std::string::npos) return Status::InvalidArgument("the workbook carries no fundledger params");
-  start += marker.size();
-  size_t end = xml.find("</vt:lpwstr>", start);
-  if (end == std::string::npos) return Status::InvalidArgument("the workbook's fundledger params are cut off");
-  return XmlUnescape(xml.substr(start, end - start));
 }
 
 }  // namespace fundledger::report
