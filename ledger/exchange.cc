@@ -336,6 +336,61 @@ Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, i
   return Status::Ok();
 }
 
+Result<FollowResult> Follow(Ledger* mirror, const Ledger& source, int64_t now_ms,
+                            const std::function<bool()>& stop,
+                            const std::function<void(uint64_t)>& progress, size_t group_entries) {
+  LEDGER_CHECK(mirror != nullptr);
+  LEDGER_CHECK(group_entries > 0 && group_entries <= kBatchEntriesMax) << group_entries;
+  FollowResult result;
+  result.source_size = source.size();
+  const uint64_t held = mirror->size();
+  // The source's history must contain the mirror's: its entry at the mirror's head is the
+  // mirror's head, byte for byte (the leaf hash covers the entry and its signature); every
+  // earlier one is then fixed by the chain of previous hashes.
+  if (held > 0) {
+    if (result.source_size < held) {
+      return Status::Corruption("fork: the source holds " + std::to_string(result.source_size) +
+                                " entries, fewer than the " + std::to_string(held) +
+                                " this mirror has verified");
+    }
+    LEDGER_ASSIGN_OR_RETURN(Bytes raw, source.ReadRaw(held));
+    LEDGER_ASSIGN_OR_RETURN(StoredEntry at_head, SplitStoredValue(raw));
+    if (at_head.leaf_hash != mirror->head().head_hash) {
+      return Status::Corruption("fork: the source's entry " + std::to_string(held) +
+                                " is not the one this mirror holds");
+    }
+  }
+  std::vector<Result<Bytes>> raw;
+  std::vector<StoredEntry> group;
+  for (uint64_t next = held + 1; next <= result.source_size;) {
+    if (stop && stop()) break;
+    const size_t count = static_cast<size_t>(
+        std::min<uint64_t>(group_entries, result.source_size - next + 1));
+    source.ReadRawRange(next, count, &raw);
+    if (raw.size() != count) {
+      return Status::Corruption("the source returned " + std::to_string(raw.size()) +
+                                " entries from " + std::to_string(next) + ", not " +
+                                std::to_string(count));
+    }
+    group.assign(count, StoredEntry{});
+    LEDGER_RETURN_IF_ERROR(ParallelFor(count, [&](size_t i) -> Status {
+      const std::string where = "the source's entry " + std::to_string(next + i);
+      if (!raw[i].ok()) return raw[i].status().WithPrefix(where);
+      auto split = SplitStoredValue(*raw[i]);
+      if (!split.ok()) return split.status().WithPrefix(where);
+      group[i] = std::move(*split);
+      return Status::Ok();
+    }));
+    LEDGER_RETURN_IF_ERROR(VerifyGroup(mirror->view(), group));
+    LEDGER_RETURN_IF_ERROR(mirror->AppendSigned(group, now_ms, /*signatures_verified=*/true));
+    if (mirror->import_unfinished()) LEDGER_RETURN_IF_ERROR(mirror->FinishImport());
+    result.appended += count;
+    next += count;
+    if (progress) progress(mirror->size());
+  }
+  return result;
+}
+
 Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,
                      const std::function<void(uint64_t)>& progress, size_t group_entries) {
   auto open = [entries]() -> ImportSource {

@@ -99,6 +99,27 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64
                      const std::function<void(uint64_t)>& progress,
                      size_t group_entries = kImportGroupEntries);
 
+// What one Follow call did.
+struct FollowResult {
+  uint64_t appended = 0;     // entries appended to the mirror
+  uint64_t source_size = 0;  // entries the source held
+};
+
+// A mirror's catch-up: appends to `mirror` the entries `source` holds beyond the mirror's head,
+// a group of `group_entries` (at most kBatchEntriesMax) at a time, each verified exactly as
+// import verifies it (signatures on every core, then the chain, the signer's rights and every
+// rule, once) and committed in one synced WriteBatch; so a mirror stopped at any point holds a
+// verified prefix of the source and the next call resumes from it. `stop`, if set, is asked
+// between groups. `progress` gets the mirror's size after each group.
+// A source whose history does not contain the mirror's is refused before anything is
+// appended (kCorruption, "fork"): it holds fewer entries than the mirror, or another entry at
+// the mirror's head. An entry that fails its checks is refused as import refuses it; the groups
+// before it stay. A new mirror (CreateForImport) is marked finished once it holds entry 1.
+Result<FollowResult> Follow(Ledger* mirror, const Ledger& source, int64_t now_ms,
+                            const std::function<bool()>& stop,
+                            const std::function<void(uint64_t)>& progress,
+                            size_t group_entries = kImportGroupEntries);
+
 // Checks that `sealed` may follow the head of `state`: ledger::CheckLink (seq, ledger id, prev
 // hash, time order, signer registered with a key matching its id, the signature, the leaf
 // hash), then projections::Validate. `signature_checked`: the caller verified the signature

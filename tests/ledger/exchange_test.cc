@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <iterator>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@
 #include "ledger/audit.h"
 #include "ledger/exchange.h"
 #include "ledger/inspection.h"
+#include "ledger/internal/storage_format.h"
 #include "ledger/ledger.h"
 #include "ledger/merkle.h"
 #include "tests/testutil/testutil.h"
@@ -521,6 +523,101 @@ TEST_F(ExchangeTest, ImportIntoANewLedgerRefusedInALaterGroupStaysUnfinished) {
       Ledger::Open(dir_->Sub("new-later-group"), OpenMode::kWriter);
   ASSERT_FALSE(opened.ok());
   EXPECT_THAT(opened.status().message(), HasSubstr("did not finish"));
+}
+
+}  // namespace fundledger::ledger
+
+namespace fundledger::ledger {
+
+// A mirror (ledger::Follow) follows its source a group at a time, each verified as import
+// verifies it; stopped between groups it holds a verified prefix, marked finished once it holds
+// entry 1, and the next call resumes; caught up it audits clean with its source's root.
+TEST_F(ExchangeTest, MirrorFollowsInGroupsResumesAndEndsWithItsSourcesRoot) {
+  std::unique_ptr<Ledger> mirror = FreshForImport("mirror");
+  ASSERT_NE(mirror, nullptr);
+  int groups = 0;
+  auto first = Follow(mirror.get(), *ledger_, FixedClockMs(), [&groups] { return groups++ >= 1; },
+                      nullptr, /*group_entries=*/7);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  EXPECT_EQ(first->appended, 7u);
+  EXPECT_EQ(first->source_size, size_);
+  EXPECT_EQ(mirror->size(), 7u);
+  EXPECT_FALSE(mirror->import_unfinished());
+  auto rest = Follow(mirror.get(), *ledger_, FixedClockMs(), nullptr, nullptr, 7);
+  ASSERT_TRUE(rest.ok()) << rest.status().ToString();
+  EXPECT_EQ(rest->appended, size_ - 7);
+  AuditReport copy = AuditStored(*mirror);
+  AuditReport original = AuditStored(*ledger_);
+  EXPECT_TRUE(copy.IntegrityOk() && copy.RulesOk()) << DescribeFindings(copy);
+  EXPECT_EQ(copy.entries, size_);
+  EXPECT_EQ(copy.root, original.root);
+  EXPECT_EQ(copy.state_hash, original.state_hash);
+  auto again = Follow(mirror.get(), *ledger_, FixedClockMs(), nullptr, nullptr, 7);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->appended, 0u);
+}
+
+// A source whose history is not the mirror's is refused before anything is appended: one that
+// went on differently after the mirror's head (a fork), and one shorter than the mirror.
+TEST_F(ExchangeTest, MirrorRefusesAForkAndAShorterSource) {
+  const uint64_t k = size_ / 2;
+  const std::vector<StoredEntry> entries = MustParse(Export(*ledger_, false), false);
+  // The fork: the source's first k entries, then one of its own.
+  std::unique_ptr<Ledger> fork = FreshForImport("fork");
+  ASSERT_NE(fork, nullptr);
+  ASSERT_TRUE(ImportEntries(fork.get(), std::span(entries).first(k), FixedClockMs(), nullptr).ok());
+  std::swap(ledger_, fork);
+  AddRecipient(900, ev::RecipientKind::kStartup);
+  std::swap(ledger_, fork);
+  ASSERT_EQ(fork->size(), k + 1);
+
+  std::unique_ptr<Ledger> mirror = FreshForImport("mirror");
+  ASSERT_NE(mirror, nullptr);
+  ASSERT_TRUE(Follow(mirror.get(), *fork, FixedClockMs(), nullptr, nullptr).ok());
+  ASSERT_EQ(mirror->size(), k + 1);
+  const Hash head = mirror->head().head_hash;
+  auto forked = Follow(mirror.get(), *ledger_, FixedClockMs(), nullptr, nullptr);
+  ASSERT_FALSE(forked.ok());
+  EXPECT_TRUE(forked.status().IsCorruption()) << forked.status().ToString();
+  EXPECT_THAT(forked.status().message(), HasSubstr("fork"));
+  EXPECT_EQ(mirror->size(), k + 1);
+  EXPECT_EQ(mirror->head().head_hash, head);
+
+  // A mirror of the whole ledger refuses the fork, which is shorter.
+  std::unique_ptr<Ledger> whole = FreshForImport("whole");
+  ASSERT_NE(whole, nullptr);
+  ASSERT_TRUE(Follow(whole.get(), *ledger_, FixedClockMs(), nullptr, nullptr).ok());
+  auto shorter = Follow(whole.get(), *fork, FixedClockMs(), nullptr, nullptr);
+  ASSERT_FALSE(shorter.ok());
+  EXPECT_THAT(shorter.status().message(), HasSubstr("fewer"));
+  EXPECT_EQ(whole->size(), size_);
+}
+
+// An entry of the source that does not verify stops the mirror at the group holding it; the
+// groups before it stay, verified.
+TEST_F(ExchangeTest, MirrorStopsAtAnEntryThatDoesNotVerifyAndKeepsTheGroupsBefore) {
+  const uint64_t k = size_ / 2;
+  const std::string copy = dir_->Sub("tampered");
+  ledger_.reset();
+  std::filesystem::copy(path_, copy, std::filesystem::copy_options::recursive);
+  Reopen();
+  testutil::RewriteStoredRecord(copy, internal::kCfEntries, internal::SeqKey(k),
+                                [](std::optional<std::string>* value) {
+                                  ASSERT_TRUE(value->has_value());
+                                  (**value)[(*value)->size() - 1] ^= 1;  // the signature
+                                });
+  Result<std::unique_ptr<Ledger>> source = Ledger::Open(copy, OpenMode::kReader);
+  ASSERT_TRUE(source.ok()) << source.status().ToString();
+  std::unique_ptr<Ledger> mirror = FreshForImport("mirror");
+  ASSERT_NE(mirror, nullptr);
+  auto followed = Follow(mirror.get(), **source, FixedClockMs(), nullptr, nullptr, 4);
+  ASSERT_FALSE(followed.ok());
+  EXPECT_TRUE(followed.status().IsCorruption()) << followed.status().ToString();
+  EXPECT_THAT(followed.status().message(),
+              HasSubstr("entry " + std::to_string(k) + ": signature does not verify"));
+  EXPECT_EQ(mirror->size(), (k - 1) / 4 * 4);
+  AuditReport kept = AuditStored(*mirror);
+  EXPECT_TRUE(kept.IntegrityOk()) << DescribeFindings(kept);
 }
 
 }  // namespace fundledger::ledger

@@ -506,3 +506,42 @@ TEST_F(InspectorCliTest, QueryAsOfEqualsTheLiveAnswerThen) {
 
 }  // namespace
 }  // namespace fundledger::tools
+
+namespace fundledger::tools {
+namespace {
+
+// `mirror --once` copies the ledger, every entry verified, and a later run takes the entries
+// written since; the copy has the source's root. Following another ledger (a fork of the
+// mirror's history) is an integrity failure (exit 3) that leaves the mirror as it was; a source
+// that is not there is exit 4 and makes no mirror.
+TEST_F(InspectorCliTest, MirrorFollowsItsSourceAndRefusesAnother) {
+  auto root = [this](const std::string& ledger) {
+    CliRun r = FundledgerIn(dir_->path(), "--ledger " + ledger + " --json verify");
+    EXPECT_EQ(r.code, 0) << r.err;
+    return ParseOne(r.out).value("rootHash", "");
+  };
+  CliRun first = Bare("--ledger mirror mirror --from-ledger ledger --once");
+  ASSERT_EQ(first.code, 0) << first.err;
+  EXPECT_THAT(first.out, HasSubstr("mirrored " + std::to_string(entries_) + " entries"));
+  EXPECT_EQ(root("mirror"), root("ledger"));
+  CliRun attest = Fl("--key " + Q(auditor_) + " audit --attest");
+  ASSERT_EQ(attest.code, 0) << attest.err;
+  CliRun second = Bare("--json --ledger mirror mirror --from-ledger ledger --once");
+  ASSERT_EQ(second.code, 0) << second.err;
+  EXPECT_EQ(ParseOne(second.out).value("appended", 0), 1);
+  EXPECT_EQ(root("mirror"), root("ledger"));
+
+  const std::string before = root("mirror");
+  CliRun fork = Bare("--ledger mirror mirror --from-ledger other --once");
+  EXPECT_EQ(fork.code, kExitIntegrity) << fork.out << fork.err;
+  EXPECT_THAT(fork.err, HasSubstr("fork"));
+  EXPECT_EQ(NonEmptyLines(fork.err).size(), 1u) << fork.err;
+  EXPECT_EQ(root("mirror"), before);
+
+  CliRun missing = Bare("--ledger new-mirror mirror --from-ledger no-such-ledger --once");
+  EXPECT_EQ(missing.code, 4) << missing.err;
+  EXPECT_FALSE(std::filesystem::exists(Path("new-mirror")));
+}
+
+}  // namespace
+}  // namespace fundledger::tools

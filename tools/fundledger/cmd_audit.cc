@@ -386,18 +386,55 @@ size_t ImportCrashGroupForTesting() {
   return static_cast<size_t>(n);
 }
 
-// Undoes a refused import into a new ledger: removes the directory if this run created it,
-// else (it was empty) only what this run put in it.
-void RemoveCreatedLedger(const std::filesystem::path& dir, bool dir_existed) {
-  std::error_code ignored;  // why: best effort; the import's own error is what gets reported
+}  // namespace
+
+void ImportTarget::Discard() {
+  ledger.reset();
+  if (!fresh) return;
+  std::error_code ignored;  // why: best effort; the refusal's own error is what gets reported
   if (!dir_existed) {
-    std::filesystem::remove_all(dir, ignored);
+    std::filesystem::remove_all(root, ignored);
     return;
   }
-  for (const auto& child : std::filesystem::directory_iterator(dir, ignored)) {
+  for (const auto& child : std::filesystem::directory_iterator(root, ignored)) {
     std::filesystem::remove_all(child.path(), ignored);
   }
 }
+
+Result<ImportTarget> OpenImportTarget(const std::string& dir) {
+  namespace fs = std::filesystem;
+  ImportTarget target;
+  target.root = dir;
+  std::error_code error;
+  target.fresh = !fs::exists(target.root / "CURRENT", error);
+  target.dir_existed = fs::exists(target.root, error);
+  if (target.fresh && target.dir_existed) {
+    // Never write over files that are not a ledger: a refusal would have to remove them.
+    if (!fs::is_directory(target.root, error)) return Status::IOError(dir + " is not a directory");
+    bool empty = fs::is_empty(target.root, error);
+    if (error) return Status::IOError("cannot read " + dir + ": " + error.message());
+    if (!empty) {
+      return Status::IOError(
+          dir +
+          " is not empty and holds no ledger; import into a new or empty directory or a ledger");
+    }
+  }
+  if (target.fresh) {
+    auto created = ledger::Ledger::CreateForImport(dir);
+    if (!created.ok()) {
+      target.Discard();
+      return created.status();
+    }
+    target.ledger = std::move(*created);
+  } else {
+    ledger::OpenOptions options;
+    options.resume_import = true;  // a killed import into a new directory is resumed
+    LEDGER_ASSIGN_OR_RETURN(target.ledger, ledger::Ledger::Open(dir, options));
+  }
+  return target;
+}
+
+namespace {
 
 Status ImportCommand(const Context& ctx, const std::string& file, const std::string& format) {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, ctx.LedgerDir());
@@ -422,35 +459,8 @@ Status ImportCommand(const Context& ctx, const std::string& file, const std::str
   }
   std::error_code size_error;
   const uint64_t file_bytes = std::filesystem::file_size(file, size_error);
-  namespace fs = std::filesystem;
-  const fs::path root(dir);
-  std::error_code error;
-  const bool fresh = !fs::exists(root / "CURRENT", error);
-  const bool dir_existed = fs::exists(root, error);
-  if (fresh && dir_existed) {
-    // Never import over files that are not a ledger: a refusal would have to remove them.
-    if (!fs::is_directory(root, error)) return Status::IOError(dir + " is not a directory");
-    bool empty = fs::is_empty(root, error);
-    if (error) return Status::IOError("cannot read " + dir + ": " + error.message());
-    if (!empty) {
-      return Status::IOError(
-          dir +
-          " is not empty and holds no ledger; import into a new or empty directory or a ledger");
-    }
-  }
-  std::unique_ptr<ledger::Ledger> ledger;
-  if (fresh) {
-    auto created = ledger::Ledger::CreateForImport(dir);
-    if (!created.ok()) {
-      RemoveCreatedLedger(root, dir_existed);
-      return created.status();
-    }
-    ledger = std::move(*created);
-  } else {
-    ledger::OpenOptions options;
-    options.resume_import = true;  // a killed import into a new directory is resumed
-    LEDGER_ASSIGN_OR_RETURN(ledger, ledger::Ledger::Open(dir, options));
-  }
+  LEDGER_ASSIGN_OR_RETURN(ImportTarget target, OpenImportTarget(dir));
+  std::unique_ptr<ledger::Ledger>& ledger = target.ledger;
   uint64_t before = ledger->size();
   Progress progress("import (bytes)", size_error ? 0 : file_bytes);
   const size_t crash_group = ImportCrashGroupForTesting();
@@ -463,8 +473,7 @@ Status ImportCommand(const Context& ctx, const std::string& file, const std::str
       ledger::ImportStream(ledger.get(), open, SystemClockMs(), on_group,
                            crash_group != 0 ? crash_group : ledger::kImportGroupEntries);
   if (!status.ok()) {
-    ledger.reset();
-    if (fresh) RemoveCreatedLedger(root, dir_existed);  // nothing of it may stay behind
+    target.Discard();  // nothing of a ledger this run created may stay behind
     return status;
   }
   uint64_t added = ledger->size() - before;

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <limits>
 #include <memory>
@@ -75,6 +76,20 @@ inline constexpr size_t kOutputBufferBytes = 1 << 20;
 Status WriteFileStreamed(const std::string& path, unsigned mode, bool force,
                          const std::function<Status(const OutputSink&)>& produce);
 
+// The ledger an import or a mirror writes into: the directory's ledger (a killed import or
+// mirror is resumed), or a new one (Ledger::CreateForImport) in a new or empty directory.
+// Files that are not a ledger are never written over (kIOError).
+struct ImportTarget {
+  std::unique_ptr<ledger::Ledger> ledger;
+  bool fresh = false;        // this run created the ledger
+  bool dir_existed = false;  // the directory was there before this run
+  std::filesystem::path root;
+  // Closes the ledger and, if this run created it, removes it: the directory if this run made
+  // it, else (it was empty) only what this run put in it.
+  void Discard();
+};
+Result<ImportTarget> OpenImportTarget(const std::string& dir);
+
 // Bounds of numeric options: a seq or tree size is 1..2^64-1; a fiscal year is a four-digit
 // calendar year from 1970 (events::ParseIsoDate's range).
 inline constexpr uint64_t kSeqMax = std::numeric_limits<uint64_t>::max();
@@ -120,5 +135,6 @@ void AddQueryCommands(CLI::App& app, Context& ctx, Action* run);
 void AddAuditCommands(CLI::App& app, Context& ctx, Action* run);
 void AddSimulateCommand(CLI::App& app, Context& ctx, Action* run);
 void AddReportCommands(CLI::App& app, Context& ctx, Action* run);
+void AddMirrorCommand(CLI::App& app, Context& ctx, Action* run);
 
 }  // namespace fundledger::tools

@@ -37,6 +37,7 @@ int Main(int argc, char** argv) {
   fundledger::tools::AddAuditCommands(app, ctx, &run);
   fundledger::tools::AddSimulateCommand(app, ctx, &run);
   fundledger::tools::AddReportCommands(app, ctx, &run);
+  fundledger::tools::AddMirrorCommand(app, ctx, &run);
   for (CLI::App* sub : app.get_subcommands({})) sub->footer(kExitCodes);
 
   try {
