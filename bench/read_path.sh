@@ -238,6 +238,21 @@ settle "$W" "$clerk" "$first_recipient"
 timed "after a writer's open: query measure" "$fl" --ledger "$W" query measure --year 2025
 secs[catchup.settled]=$last_secs kb[catchup.settled]=$last_kb
 
+# --- Incremental audit: attest the copy, write 1% more entries, audit since the attestation. ---
+auditor=$(ls "$cache"/keys/auditor-*.pem | head -1)
+new=$((n / 100))
+echo "incremental audit on the copy: attested, then $new more entries"
+timed "audit --attest (on the copy)" "$fl" --ledger "$W" --key "$auditor" audit --attest
+recipient_events 7000000 "$new" > "$work/new.jsonl"
+"$fl" --ledger "$W" --key "$clerk" append --file "$work/new.jsonl" > /dev/null
+timed "audit --since-attestation" "$fl" --ledger "$W" audit --since-attestation
+secs[incremental]=$last_secs kb[incremental]=$last_kb
+
+# --- A mirror catching up with the whole ledger (a new copy, every entry verified). ---------
+timed "mirror --once (new copy)" "$fl" --ledger "$work/mirror" mirror --from-ledger "$L" --once
+secs[mirror]=$last_secs kb[mirror]=$last_kb
+rm -rf "$work/mirror"
+
 raw_end=$(raw_verify)
 raw=$(awk -v a="$raw_start" -v b="$raw_end" 'BEGIN { print ((a > b) ? a : b) }')
 echo "raw Ed25519 verify at the end: $raw_end/s; ratios use $raw/s (the larger)"
@@ -280,6 +295,12 @@ done
 q="recipient register"
 ratio=$(awk -v p="${p50[$q]}" 'BEGIN { printf "%.1f", p / 30 }')
 row "single write: $q (p50; p90)" "<= 30 ms p50" "${p50[$q]} ms; ${p90[$q]} ms" "${ratio}x" "$(yes_no "${p50[$q]} <= 30")"
+ratio=$(awk -v a="${secs[incremental]}" -v b="${secs[audit.full]}" 'BEGIN { printf "%.3f", (b > 0 ? a / b : 0) }')
+row "audit --since-attestation, $new new entries" "< 0.02x the full audit" "${secs[incremental]} s vs ${secs[audit.full]} s" \
+  "${ratio}x" "$(yes_no "$ratio < 0.02")"
+ratio=$(awk -v a="${secs[import.full]}" -v b="${secs[mirror]}" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+row "mirror --once, $n entries (rate vs import)" ">= 0.8x import" "${secs[mirror]} s vs ${secs[import.full]} s" \
+  "${ratio}x" "$(yes_no "$ratio >= 0.8")"
 # The catch-up must not dominate: the first reader after the batch within 2x a settled reader.
 first_ms=$(awk -v s="${secs[catchup.1]}" 'BEGIN { printf "%.0f", s * 1000 }')
 settled_ms=$(awk -v s="${secs[catchup.settled]}" 'BEGIN { printf "%.0f", s * 1000 }')
