@@ -119,6 +119,8 @@ class Replayer {
   uint64_t expected_history_versions() const { return history_versions_; }
   // Rows the entries replayed by an incremental audit changed.
   const std::set<std::string>& touched_rows() const { return touched_rows_; }
+  // The attestation an incremental audit starts from (0: none).
+  void set_base_attestation(uint64_t seq) { base_attestation_ = seq; }
 
   // Derived records (index, row history, Merkle nodes) are checked against what the replay
   // derives; a difference is an integrity finding but does not stop the replay.
@@ -148,6 +150,9 @@ class Replayer {
     if (a.tree_size != seq - 1) return finding("attests tree size " + std::to_string(a.tree_size) + ", not the entries before it");
     auto root = RootAt(tree_, a.tree_size);
     if (!root.ok() || *root != a.root_hash) finding("root hash is not the root of the first " + std::to_string(a.tree_size) + " entries");
+    // The attestation an incremental audit starts from: its state hash is checked against the
+    // stored rows once the replay is done (VerifyAttestedBase), not on the rows read so far.
+    if (seq == base_attestation_) return;
     if (pj::StateHash(report_->state) != a.state_hash) finding("state hash is not that of the projections at " + std::to_string(a.tree_size));
   }
 
@@ -180,6 +185,7 @@ class Replayer {
   AuditReport* report_;
   ReplayTree tree_;
   uint64_t index_keys_ = 0, history_versions_ = 0, derived_findings_ = 0;
+  uint64_t base_attestation_ = 0;
   std::set<std::string> touched_rows_;
 };
 
@@ -285,27 +291,7 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
     report->findings.push_back(Integrity(0, "", "integrity.count", "the ledger stores " + std::to_string(*count) +
                                                                      " entries but its head is entry " + std::to_string(report->entries)));
   }
-  if (incremental) {
-    // The rows the new entries changed; the others are as attested (their versions before the
-    // attestation are the full audit's to check).
-    for (const std::string& key : replayer.touched_rows()) {
-      std::optional<std::string> rebuilt = pj::EncodeRow(report->state, key);
-      auto got = stored.inspection().StoredRow(key);
-      if (!got.ok()) {
-        report->findings.push_back(Integrity(0, "", "integrity.read", got.status().message()));
-      } else if (rebuilt && !*got) {
-        report->findings.push_back(
-            Integrity(0, "", "integrity.projection", "projection row " + key + " is missing"));
-      } else if (rebuilt && **got != *rebuilt) {
-        report->findings.push_back(Integrity(0, "", "integrity.projection",
-                                             "projection row " + key + " differs from the replay"));
-      } else if (!rebuilt && *got) {
-        report->findings.push_back(
-            Integrity(0, "", "integrity.projection",
-                      "projection row " + key + " is not produced by the replay"));
-      }
-    }
-  }
+  // An incremental audit compares the rows in VerifyAttestedBase.
   auto rows = incremental ? Result<std::vector<std::pair<std::string, std::string>>>(
                                 std::vector<std::pair<std::string, std::string>>())
                           : stored.inspection().StoredRows();
@@ -543,13 +529,60 @@ std::vector<Finding> CheckCheckpoint(const std::string& note, const pj::LedgerSt
 
 namespace {
 
-// Starts an incremental audit at the last AuditAttested entry: the state and the Merkle tree of
-// the entries before it are read from the store (the row history, the stored nodes) and must
-// be those the attestation signed (its state hash, its root); the attestation entry and every
-// later one are then replayed in full. Returns the attestation's seq. kNotFound without an
-// attestation; kCorruption when the stored prefix is not the attested one.
-Result<uint64_t> ResumeFromAttestation(const Ledger& ledger, AuditReport* report,
-                                       ReplayTree* tree) {
+// The refusal of an incremental audit whose stored base is not the attested state.
+std::string NotAttestedState() {
+  return ": the stored projections are not the state it attests with the later entries "
+         "applied; run a full audit";
+}
+
+// Whether `row_key` is of the rows a state holds whole (the head, keys, policies).
+bool IsResident(std::string_view row_key) {
+  if (row_key == "head") return true;
+  for (const char* prefix : pj::kResidentRowPrefixes) {
+    if (row_key.starts_with(prefix)) return true;
+  }
+  return false;
+}
+
+using RowValues = std::map<std::string, std::optional<std::string>, std::less<>>;
+
+// The rows as they stood after the entry before the attestation, read from the row history
+// one at a time as the replay asks for them. Every answer is kept: VerifyAttestedBase then
+// checks them, with every other stored row, against the state hash the attestation signed.
+class AttestedRows : public pj::RowSource {
+ public:
+  AttestedRows(const Inspection* store, uint64_t seq) : store_(store), seq_(seq) {}
+  Result<std::optional<std::string>> ReadRow(const std::string& row_key) const override {
+    auto known = read_.find(row_key);
+    if (known != read_.end()) return known->second;
+    LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> value, store_->RowAsOf(row_key, seq_));
+    read_.emplace(row_key, value);
+    return value;
+  }
+  const RowValues& read() const { return read_; }
+
+ private:
+  const Inspection* store_;
+  uint64_t seq_;
+  mutable RowValues read_;
+};
+
+// What an incremental audit starts from.
+struct AttestedBase {
+  uint64_t seq = 0;       // the attestation's
+  Hash state_hash{};      // the state hash it signed
+  RowValues resident;     // the head, keys and policies before it, whole
+};
+
+// Starts an incremental audit at the last AuditAttested entry: the Merkle tree of the entries
+// before it is the stored one and must give the attested root; the rows before it are read
+// from the row history as the replay asks for them (`rows`), the head, keys and policies at
+// once, and are checked against the attested state hash after the replay
+// (VerifyAttestedBase). The attestation entry and every later one are then replayed in full.
+// kNotFound without an attestation; kCorruption when the stored prefix is not the attested one.
+Result<AttestedBase> ResumeFromAttestation(const Ledger& ledger, AuditReport* report,
+                                           ReplayTree* tree, const AttestedRows** rows_out,
+                                           std::optional<AttestedRows>* rows) {
   LEDGER_ASSIGN_OR_RETURN(std::vector<uint64_t> listed,
                           ledger.IndexSeqs(std::string("kind/") + "AuditAttested"));
   uint64_t seq = 0;
@@ -567,11 +600,12 @@ Result<uint64_t> ResumeFromAttestation(const Ledger& ledger, AuditReport* report
                               ": the index lists it as an attestation of the entries "
                               "before it, but it is not one; run a full audit");
   }
-  LEDGER_ASSIGN_OR_RETURN(pj::LedgerState state, ledger.StateAsOf(seq - 1, {""}));
-  if (state.info.head_seq != seq - 1 || pj::StateHash(state) != attested->state_hash) {
-    return Status::Corruption(where +
-                              ": the stored projections before it are not the state it "
-                              "attests; run a full audit");
+  std::vector<std::string> resident = {"head"};
+  resident.insert(resident.end(), std::begin(pj::kResidentRowPrefixes),
+                  std::end(pj::kResidentRowPrefixes));
+  LEDGER_ASSIGN_OR_RETURN(pj::LedgerState state, ledger.StateAsOf(seq - 1, resident));
+  if (state.info.head_seq != seq - 1) {
+    return Status::Corruption(where + NotAttestedState());
   }
   auto root = RootAt(ledger.tree(), seq - 1);
   if (!root.ok() || *root != attested->root_hash) {
@@ -579,11 +613,127 @@ Result<uint64_t> ResumeFromAttestation(const Ledger& ledger, AuditReport* report
                               ": the stored Merkle tree before it is not the tree it "
                               "attests; run a full audit");
   }
+  AttestedBase base;
+  base.seq = seq;
+  base.state_hash = attested->state_hash;
+  for (const std::string& key : pj::AllRowKeys(state)) {
+    if (IsResident(key)) base.resident[key] = pj::EncodeRow(state, key);
+  }
+  rows->emplace(&ledger.inspection(), seq - 1);
+  *rows_out = &**rows;
+  state.source = &**rows;
   report->state = std::move(state);
   report->entries = seq - 1;
   report->attestation_seq = seq;
   tree->Resume(&ledger.tree(), seq - 1);
-  return seq;
+  return base;
+}
+
+// StateHash's leaves over the stored rows (given in key order) with some rows replaced: `over`
+// holds the rows known otherwise (nullopt: absent); a head, key or policy row not in it is
+// absent. `pair`, if set, is called for every row in `over` or of those kinds, with the
+// replacing value and the stored one; `leaf` for every row of the result.
+class OverlaidLeaves {
+ public:
+  using Pair = std::function<void(const std::string&, const std::optional<std::string>&,
+                                  std::optional<std::string_view>)>;
+  using Leaf = std::function<void(std::string_view key, std::string_view value)>;
+  OverlaidLeaves(const RowValues& over, Pair pair, Leaf leaf)
+      : over_(over), next_(over.begin()), pair_(std::move(pair)), leaf_(std::move(leaf)) {}
+
+  void Stored(std::string_view key, std::string_view value) {
+    Before(key);
+    if (next_ != over_.end() && next_->first == key) {
+      if (pair_) pair_(next_->first, next_->second, value);
+      if (next_->second) Add(key, *next_->second);
+      ++next_;
+    } else if (IsResident(key)) {
+      if (pair_) pair_(std::string(key), std::nullopt, value);
+    } else {
+      Add(key, value);
+    }
+  }
+  Hash Root() {
+    for (; next_ != over_.end(); ++next_) Replaced();
+    return ev::Rfc9162Root(leaves_);
+  }
+
+ private:
+  // The replaced rows before stored row `key`: not stored.
+  void Before(std::string_view key) {
+    for (; next_ != over_.end() && next_->first < key; ++next_) Replaced();
+  }
+  void Replaced() {
+    if (pair_) pair_(next_->first, next_->second, std::nullopt);
+    if (next_->second) Add(next_->first, *next_->second);
+  }
+  void Add(std::string_view key, std::string_view value) {
+    leaves_.push_back(pj::StateLeaf(key, value));
+    if (leaf_) leaf_(key, value);
+  }
+  const RowValues& over_;
+  RowValues::const_iterator next_;
+  Pair pair_;
+  Leaf leaf_;
+  std::vector<Hash> leaves_;
+};
+
+// Ends an incremental audit of an intact chain, in one pass over the stored rows. The rows the
+// replay started from (those it read, as they stood before the attestation, and every other
+// stored row as it stands) must give the attested state hash: so the rows read from the history
+// are the attested ones, and no row the new entries did not touch has changed since. The rows
+// the replay read or changed must be stored as the replay left them. The state hash of the
+// result is computed from the same pass. kCorruption if the base is not the attested state.
+Status VerifyAttestedBase(const Ledger& ledger, const Replayer& replayer, const AttestedRows& rows,
+                          const AttestedBase& base, AuditReport* report) {
+  for (const std::string& key : replayer.touched_rows()) {
+    if (IsResident(key)) continue;
+    LEDGER_RETURN_IF_ERROR(rows.ReadRow(key).status());  // its version before, recorded
+  }
+  RowValues before = base.resident, after;
+  for (const std::string& key : pj::AllRowKeys(report->state)) {
+    if (IsResident(key)) after[key] = pj::EncodeRow(report->state, key);
+  }
+  for (const auto& [key, value] : rows.read()) {
+    if (IsResident(key)) continue;
+    before[key] = value;
+    after[key] = pj::EncodeRow(report->state, key);
+  }
+  LEDGER_RETURN_IF_ERROR(report->state.ReadStatus());
+  auto projection = [report](const std::string& why) {
+    report->findings.push_back(Integrity(0, "", "integrity.projection", why));
+  };
+  auto compare = [&](const std::string& key, const std::optional<std::string>& replayed,
+                     std::optional<std::string_view> stored) {
+    if (replayed && !stored) {
+      projection("projection row " + key + " is missing");
+    } else if (!replayed && stored) {
+      projection("projection row " + key + " is not produced by the replay");
+    } else if (replayed && *stored != *replayed) {
+      projection("projection row " + key + " differs from the replay");
+    }
+  };
+  std::vector<std::pair<std::string, std::string>> summary_rows;
+  auto count = [&](std::string_view key, std::string_view value) {
+    const std::string kind(key.substr(0, key.find('/')));
+    ++report->row_counts[kind];
+    // The audit's summary lists the measure-years; they are few.
+    if (kind == "my" && !after.count(key)) summary_rows.emplace_back(key, value);
+  };
+  OverlaidLeaves attested(before, nullptr, nullptr);
+  OverlaidLeaves replayed(after, compare, count);
+  LEDGER_RETURN_IF_ERROR(ledger.inspection().ScanRows([&](std::string_view key, std::string_view value) {
+    attested.Stored(key, value);
+    replayed.Stored(key, value);
+  }));
+  if (attested.Root() != base.state_hash) {
+    return Status::Corruption("entry " + std::to_string(base.seq) + NotAttestedState());
+  }
+  report->state_hash = replayed.Root();
+  for (const auto& [key, value] : summary_rows) {
+    LEDGER_RETURN_IF_ERROR(pj::LoadRow(&report->state, key, value));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -594,15 +744,26 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
   const uint64_t size = source.Size();
   uint64_t first = 1;
   std::map<ev::KeyId, ev::PublicKey> known;
+  std::optional<AttestedRows> attested_rows;  // an incremental replay's rows: outlive it
+  const AttestedRows* rows = nullptr;
+  AttestedBase base;
   if (options.since_attestation) {
     if (options.stored == nullptr) {
       return Status::InvalidArgument("an audit since the last attestation needs the ledger itself");
     }
-    LEDGER_ASSIGN_OR_RETURN(
-        first, ResumeFromAttestation(*options.stored, &report, replayer.mutable_tree()));
+    LEDGER_ASSIGN_OR_RETURN(base, ResumeFromAttestation(*options.stored, &report,
+                                                        replayer.mutable_tree(), &rows,
+                                                        &attested_rows));
+    first = base.seq;
+    replayer.set_base_attestation(first);
     for (const auto& [row, info] : report.state.keys)
       known.emplace(ev::KeyIdOf(info.public_key), info.public_key);
   }
+  // A backed state must not outlive its rows: the report keeps what was read.
+  struct Detach {
+    AuditReport* report;
+    ~Detach() { report->state.source = nullptr; }
+  } detach{&report};
   report.first_replayed = first;
   if (first <= size) {
     WindowReader reader(source, first, size, std::move(known));
@@ -616,9 +777,22 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
       if (options.progress) options.progress(done);
     }
   }
+  LEDGER_RETURN_IF_ERROR(report.state.ReadStatus());  // a decision on an unread row is unsound
   bool chain_intact = report.IntegrityOk();
+  if (rows != nullptr && !chain_intact) {
+    // The attestation itself does not follow the rows before it: they are not what it signed.
+    for (const Finding& f : report.findings) {
+      if (f.integrity && f.seq == base.seq) {
+        return Status::Corruption("entry " + std::to_string(base.seq) + NotAttestedState());
+      }
+    }
+  }
   if (chain_intact && options.stored != nullptr) {
     CompareStored(*options.stored, replayer, options.since_attestation, &report);
+    if (rows != nullptr) {
+      LEDGER_RETURN_IF_ERROR(
+          VerifyAttestedBase(*options.stored, replayer, *rows, base, &report));
+    }
   }
   if (chain_intact) {
     std::vector<std::string> notes = options.checkpoint_notes;
@@ -635,7 +809,14 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
   }
   auto root = RootAt(replayer.tree(), report.entries);
   report.root = root.ok() ? *root : Hash{};
-  report.state_hash = pj::StateHash(report.state);
+  if (rows == nullptr) {
+    report.state_hash = pj::StateHash(report.state);
+    for (const std::string& key : pj::AllRowKeys(report.state)) {
+      ++report.row_counts[key.substr(0, key.find('/'))];
+    }
+  } else if (!chain_intact) {
+    report.state_hash = Hash{};  // the replay stopped short: no state to hash
+  }
   return report;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -75,13 +76,15 @@ struct AuditOptions {
   // projections::kClockSkewMsMax is a rule finding "time.future". Default: not checked.
   std::optional<int64_t> now_ms;
   // Incremental audit (needs `stored`): start at the ledger's last AuditAttested entry instead
-  // of entry 1. The state and Merkle tree before it are read from the store and must be those
-  // it attests (state hash, root; kCorruption otherwise, kNotFound if there is no
-  // attestation); that entry and every later one get every check of a full audit, and their
-  // index, row-history and Merkle records and all projection rows are compared. Entries before
-  // the attestation are not read again, nor are the whole-store counts and the stray-record
-  // scan made: a damaged prefix is the full audit's to find. Time: the new entries plus the
-  // projection rows. Default: false.
+  // of entry 1. The Merkle tree before it is the stored one and must give the attested root;
+  // the rows before it are read from the row history as the replay asks for them, and once the
+  // replay is done those rows with every other stored row must give the attested state hash
+  // (kCorruption otherwise; kNotFound if there is no attestation). That entry and every later
+  // one get every check of a full audit; their index, row-history and Merkle records and the
+  // rows they read or changed are compared. Entries before the attestation are not read
+  // again, nor are the whole-store counts and the stray-record scan made: a damaged prefix is
+  // the full audit's to find. Time: the new entries, plus one pass hashing the stored rows
+  // (no decoding). Default: false.
   bool since_attestation = false;
 };
 
@@ -90,7 +93,12 @@ struct AuditReport {
   std::vector<Finding> findings;
   Hash root{};                     // Merkle root over the replayed entries
   Hash state_hash{};               // projections::StateHash of the rebuilt state
-  projections::LedgerState state;  // the rebuilt state
+  // The rebuilt state. After an incremental audit: the head, keys, policies, measure-years and
+  // the rows its entries read or changed (the others are stored as attested); see row_counts.
+  projections::LedgerState state;
+  // Rows of the rebuilt state per kind (the row key up to its first '/': "recipient", "app",
+  // "head" …), whole after a full or an incremental audit of an intact chain.
+  std::map<std::string, uint64_t> row_counts;
   uint64_t checkpoints_checked = 0;
   uint64_t first_replayed = 1;   // the first entry replayed (an incremental audit's attestation)
   uint64_t attestation_seq = 0;  // the attestation an incremental audit started at, else 0

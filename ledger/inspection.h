@@ -31,6 +31,16 @@ class Inspection {
   // incremental audit's comparison of the rows its entries changed. kIOError if unreadable.
   virtual Result<std::optional<std::string>> StoredRow(const std::string& key) const = 0;
 
+  // Calls `fn` with every stored projection row's key and value, in key order, through one
+  // iterator (an incremental audit hashes them without holding them). kIOError if unreadable.
+  virtual Status ScanRows(
+      const std::function<void(std::string_view key, std::string_view value)>& fn) const = 0;
+
+  // The version of row `row_key` as it stood after entry `seq`, from the row history (one
+  // seek); nullopt if the row did not exist then. kIOError if unreadable.
+  virtual Result<std::optional<std::string>> RowAsOf(const std::string& row_key,
+                                                     uint64_t seq) const = 0;
+
   // What the append path derived and stored beside the entries: the stored version of row
   // `row_key` at `seq` (nullopt if none; an empty string is a removal), whether index `index`
   // lists `seq`, and the number of index, history and Merkle records stored.

@@ -171,6 +171,10 @@ class RocksLedger : public Ledger, public Inspection {
   const MerkleNodeSource& tree() const override { return tree_; }
   const Inspection& inspection() const override { return *this; }
   Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const override;
+  Status ScanRows(const std::function<void(std::string_view key, std::string_view value)>& fn)
+      const override;
+  Result<std::optional<std::string>> RowAsOf(const std::string& row_key,
+                                             uint64_t seq) const override;
   Status StoreCheckpoint(uint64_t tree_size, const std::string& note) override;
   Result<std::vector<std::pair<uint64_t, std::string>>> Checkpoints() const override;
   Result<std::vector<std::pair<std::string, std::string>>> UnaccountedRecords() const override;
@@ -977,6 +981,32 @@ void RocksLedger::ReadRawRange(uint64_t first, size_t count,
     out->push_back(Bytes(value.data(), value.data() + value.size()));
     it->Next();
   }
+}
+
+Status RocksLedger::ScanRows(
+    const std::function<void(std::string_view key, std::string_view value)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kProjections]));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    fn(std::string_view(it->key().data(), it->key().size()),
+       std::string_view(it->value().data(), it->value().size()));
+  }
+  return FromRocks(it->status(), "reading the projection rows");
+}
+
+Result<std::optional<std::string>> RocksLedger::RowAsOf(const std::string& row_key,
+                                                        uint64_t seq) const {
+  // History keys: row key || 0x00 || ~seq, so the first at or after HistoryKey(row, seq) is
+  // the row's newest version at or before `seq`; an empty value is a removal.
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kHistory]));
+  it->Seek(internal::HistoryKey(row_key, seq));
+  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading row history"));
+  const std::string prefix = row_key + std::string(1, '\0');
+  if (!it->Valid() || !it->key().starts_with(prefix) ||
+      it->key().size() != prefix.size() + internal::kSeqKeyBytes || it->value().empty()) {
+    return std::optional<std::string>();
+  }
+  return std::optional<std::string>(it->value().ToString());
 }
 
 Result<std::optional<std::string>> RocksLedger::StoredRow(const std::string& key) const {

@@ -323,5 +323,8 @@ std::vector<std::string> AllRowKeys(const LedgerState& state);
 // Root over all rows (RFC 9162 tree over SHA-256(0x00 || len key || key || value), rows sorted
 // by key): equal states give equal hashes, and a row can later be proven (DESIGN.md §8).
 Hash StateHash(const LedgerState& state);
+// The leaf of row `row_key` with encoded value `value` in StateHash's tree, for a reader that
+// has the encoded rows rather than a state (an incremental audit hashes stored rows).
+Hash StateLeaf(std::string_view row_key, std::string_view value);
 
 }  // namespace fundledger::projections

@@ -14,7 +14,7 @@
 namespace fundledger::projections {
 namespace {
 
-std::span<const uint8_t> AsBytes(const std::string& text) {
+std::span<const uint8_t> AsBytes(std::string_view text) {
   return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
 }
 
@@ -761,15 +761,16 @@ std::vector<std::string> AllRowKeys(const LedgerState& s) {
   return keys;
 }
 
+Hash StateLeaf(std::string_view row_key, std::string_view value) {
+  uint32_t size = static_cast<uint32_t>(row_key.size());
+  std::array<uint8_t, 4> length{};
+  for (size_t i = 0; i < 4; ++i) length[i] = static_cast<uint8_t>(size >> (24 - 8 * i));
+  return ev::Rfc9162Leaf({length, AsBytes(row_key), AsBytes(value)});
+}
+
 Hash StateHash(const LedgerState& state) {
   std::vector<Hash> leaves;
-  for (const std::string& key : AllRowKeys(state)) {
-    std::string value = *EncodeRow(state, key);
-    uint32_t size = static_cast<uint32_t>(key.size());
-    std::array<uint8_t, 4> length{};
-    for (size_t i = 0; i < 4; ++i) length[i] = static_cast<uint8_t>(size >> (24 - 8 * i));
-    leaves.push_back(ev::Rfc9162Leaf({length, AsBytes(key), AsBytes(value)}));
-  }
+  for (const std::string& key : AllRowKeys(state)) leaves.push_back(StateLeaf(key, *EncodeRow(state, key)));
   return ev::Rfc9162Root(leaves);
 }
 

@@ -21,6 +21,7 @@
 
 #include "events/crypto.h"
 #include "ledger/audit.h"
+#include "ledger/inspection.h"
 #include "ledger/internal/storage_format.h"
 #include "ledger/ledger.h"
 #include "tests/testutil/testutil.h"
@@ -202,6 +203,41 @@ TEST_F(IncrementalAuditTest, StoredStateBeforeTheAttestationThatIsNotTheAttested
   ASSERT_TRUE(full.ok());
   ASSERT_TRUE(FirstIntegrity(*full).has_value());
   EXPECT_EQ(FirstIntegrity(*full)->code, "integrity.history");
+}
+
+// The incremental audit reads the rows before the attestation from the row history as the new
+// entries ask for them; each is checked against the attested state hash. The measure-year row
+// the new awards update, changed in its last version before the attestation, is refused.
+TEST_F(IncrementalAuditTest, RowVersionBeforeTheAttestationThatTheNewEntriesReadIsRefused) {
+  const std::string row = projections::RowKeyMeasureYear("2", 2025);
+  uint64_t version = 0;  // the row's last version before the attestation
+  for (uint64_t seq = attestation_ - 1; seq > 0 && version == 0; --seq) {
+    auto stored = ledger_->inspection().HistoryVersion(row, seq);
+    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+    if (stored->has_value()) version = seq;
+  }
+  ASSERT_NE(version, 0u);
+  // A space before the JSON: the same row when decoded, other bytes under the state hash.
+  Rewrite(internal::kCfHistory, internal::HistoryKey(row, version),
+          [](std::string* v) { v->insert(0, " "); });
+  Result<AuditReport> since = AuditOf(true);
+  ASSERT_FALSE(since.ok()) << since->FindingsText();
+  EXPECT_TRUE(since.status().IsCorruption()) << since.status().ToString();
+  EXPECT_THAT(since.status().message(), HasSubstr("entry " + std::to_string(attestation_)));
+}
+
+// A stored row that no entry after the attestation touched, changed since: the stored rows are
+// then not the attested state with the new entries applied, and the incremental audit says so.
+TEST_F(IncrementalAuditTest, RowNoNewEntryTouchedChangedSinceTheAttestationIsRefused) {
+  const std::string row = projections::RowKeyApplication("A-1");
+  Rewrite(internal::kCfProjections, row, [](std::string* v) { v->insert(0, " "); });
+  Result<AuditReport> since = AuditOf(true);
+  ASSERT_FALSE(since.ok()) << since->FindingsText();
+  EXPECT_TRUE(since.status().IsCorruption()) << since.status().ToString();
+  // The full audit names the row.
+  Result<AuditReport> full = AuditOf(false);
+  ASSERT_TRUE(full.ok());
+  EXPECT_THAT(full->FindingsText(), HasSubstr(row));
 }
 
 TEST_F(IncrementalAuditTest, StoredTreeBeforeTheAttestationThatIsNotTheAttestedOneIsRefused) {

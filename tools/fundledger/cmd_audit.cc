@@ -87,6 +87,10 @@ void PrintSummary(const Context& ctx, const ledger::AuditReport& report, const s
   }
   size_t integrity = 0, rules = 0;
   for (const auto& f : report.findings) (f.integrity ? integrity : rules)++;
+  auto rows_of = [&report](const char* kind) -> uint64_t {
+    auto it = report.row_counts.find(kind);
+    return it == report.row_counts.end() ? 0 : it->second;
+  };
   if (ctx.json) {
     json measures = json::array();
     for (const auto& [m, t] : by_measure) {
@@ -99,8 +103,8 @@ void PrintSummary(const Context& ctx, const ledger::AuditReport& report, const s
     }
     PrintJson({{"origin", origin},
                {"entries", report.entries},
-               {"recipients", report.state.recipients.size()},
-               {"applications", report.state.applications.size()},
+               {"recipients", rows_of("recipient")},
+               {"applications", rows_of("app")},
                {"rootHash", ev::Hex(report.root)},
                {"stateHash", ev::Hex(report.state_hash)},
                {"checkpointsChecked", report.checkpoints_checked},
@@ -119,8 +123,8 @@ void PrintSummary(const Context& ctx, const ledger::AuditReport& report, const s
     std::cout << "audit since the attestation at entry " << report.attestation_seq
               << " (entries before it as attested, not re-checked)\n";
   }
-  std::cout << "audit of " << origin << "\n  entries " << report.entries << ", recipients " << report.state.recipients.size()
-            << ", applications " << report.state.applications.size() << ", checkpoints checked " << report.checkpoints_checked
+  std::cout << "audit of " << origin << "\n  entries " << report.entries << ", recipients " << rows_of("recipient")
+            << ", applications " << rows_of("app") << ", checkpoints checked " << report.checkpoints_checked
             << "\n  root  " << ev::Hex(report.root) << "\n  state " << ev::Hex(report.state_hash) << "\n";
   std::printf("  %-8s %20s %20s %20s\n", "measure", "allocated", "awarded", "paid");
   for (const auto& [m, t] : by_measure) {
