@@ -73,6 +73,7 @@ Status ServerStatus(const Context& ctx) {
 
 }  // namespace
 
+// Registered after every other command (main.cc), so it can mark those that need the store.
 void AddServiceCommands(CLI::App& app, Context& ctx, Action* run) {
   auto flags = std::make_shared<ServeFlags>();
   CLI::App* serve = app.add_subcommand(
@@ -93,6 +94,15 @@ void AddServiceCommands(CLI::App& app, Context& ctx, Action* run) {
 
   CLI::App* status = app.add_subcommand("status", "what the server at --server reports");
   status->callback([&ctx, run]() { *run = [&ctx]() { return ServerStatus(ctx); }; });
+
+  // Commands that replay the store on several threads say so with --server (their own
+  // callbacks are left as they are: this runs when their parsing completes, before them).
+  for (CLI::App* command : app.get_subcommands({})) {
+    for (const char* name : {"audit", "verify"}) {
+      if (command->get_name() != name) continue;
+      command->parse_complete_callback([&ctx, name]() { ctx.local_only_command = name; });
+    }
+  }
 }
 
 }  // namespace fundledger::tools

@@ -59,6 +59,11 @@ std::string Context::Server() const {
 }
 
 Result<std::unique_ptr<ledger::Ledger>> Context::OpenRemote(bool writer) const {
+  if (local_only_command != nullptr) {
+    return Status::InvalidArgument(std::string(local_only_command) +
+                                   " is not available with --server: it reads the store "
+                                   "itself (run it where the ledger is, or on a copy)");
+  }
   service::ClientOptions options;
   options.server = Server();
   options.ca_file = server_ca;

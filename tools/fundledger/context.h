@@ -32,6 +32,9 @@ struct Context {
   // --- Remote use (fundledger serve, docs/SERVICE.md) ---
   std::string server;     // --server HOST:PORT or FUNDLEDGER_SERVER
   std::string server_ca;  // --server-ca: PEM certificate(s) trusted for the server
+  // Set by a command that reads the store itself on several threads (audit, verify): with
+  // --server it is refused before anything is read, rather than failing part-way.
+  const char* local_only_command = nullptr;
   // The server to use instead of a local directory: --server, else FUNDLEDGER_SERVER, else "".
   std::string Server() const;
   // A ledger served by Server(), authenticated by --key if given (reads without a key need a

@@ -6,6 +6,9 @@
 #include <kj/compat/tls.h>
 
 #include <algorithm>
+#include <array>
+#include <chrono>
+#include <thread>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -54,11 +57,31 @@ std::string HostOf(const std::string& server) {
   return host;
 }
 
+// kj allows one event loop per thread: the connections a thread opens share it.
+struct ThreadIo {
+  ThreadIo() : io(kj::setupAsyncIo()) {}
+  kj::AsyncIoContext io;
+};
+
+std::shared_ptr<ThreadIo> CurrentThreadIo() {
+  thread_local std::weak_ptr<ThreadIo> current;
+  std::shared_ptr<ThreadIo> io = current.lock();
+  if (!io) {
+    io = std::make_shared<ThreadIo>();
+    current = io;
+  }
+  return io;
+}
+
 // An open, TLS-protected RPC connection to a server, driven synchronously: each call waits
-// for its answer on this thread's event loop.
+// for its answer on the event loop of the thread that opened it.
 class Channel {
  public:
-  explicit Channel(std::string server) : server_(std::move(server)), io_(kj::setupAsyncIo()) {}
+  explicit Channel(std::string server)
+      : server_(std::move(server)),
+        owner_(std::this_thread::get_id()),
+        thread_io_(CurrentThreadIo()),
+        io_(thread_io_->io) {}
 
   Status Connect(const std::string& ca_file) {
     std::string ca_pem;
@@ -99,6 +122,12 @@ class Channel {
   // over a limit) into kIOError naming the server: exit 4, as any unreachable environment.
   template <typename Fn>
   Status Run(Fn&& fn) {
+    // The event loop is the opening thread's; work spread over threads (audit's parallel
+    // replay) needs the ledger itself.
+    if (std::this_thread::get_id() != owner_) {
+      return Status::InvalidArgument("reading from several threads is not available with "
+                                     "--server");
+    }
     Status out;
     auto failure = kj::runCatchingExceptions([&]() { out = fn(); });
     KJ_IF_MAYBE(e, failure) {
@@ -113,7 +142,9 @@ class Channel {
 
  private:
   std::string server_;
-  kj::AsyncIoContext io_;
+  std::thread::id owner_;
+  std::shared_ptr<ThreadIo> thread_io_;
+  kj::AsyncIoContext& io_;
   kj::Own<kj::TlsContext> tls_;
   kj::Own<kj::AsyncIoStream> stream_;
   kj::Own<capnp::TwoPartyVatNetwork> network_;
@@ -488,6 +519,13 @@ Result<std::vector<ledger::AppendResult>> RemoteLedger::Append(
                                    "was opened with (--key)");
   }
   for (int attempt = 0; attempt < kWriteAttemptsMax; ++attempt) {
+    if (attempt > 0) {
+      // Writers that lost the race wait a random, growing while, so they do not meet again.
+      std::array<uint8_t, 2> noise{};
+      ev::RandomBytes(noise);
+      int64_t ms = (1 + (noise[0] | noise[1] << 8) % 8) << std::min(attempt, 5);
+      std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+    }
     LEDGER_ASSIGN_OR_RETURN(auto results, TryAppend(signer, requests, attempt));
     if (results) {
       LEDGER_RETURN_IF_ERROR(LoadState());  // the new head, keys and policies

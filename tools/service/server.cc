@@ -648,6 +648,11 @@ Status Serve(const ServeOptions& options) {
   LEDGER_RETURN_IF_ERROR(CheckOptions(options));
   LEDGER_ASSIGN_OR_RETURN(std::string cert_pem, ReadPem(options.cert_file, "certificate"));
   LEDGER_ASSIGN_OR_RETURN(std::string key_pem, ReadPem(options.key_file, "TLS key"));
+  // Signals are taken by the event loop, so the one that stops the server is handled between
+  // two calls, never inside a write. They are blocked here, before the ledger starts its
+  // threads (which inherit the mask): a thread that did not block them would die of them.
+  kj::UnixEventPort::captureSignal(SIGTERM);
+  kj::UnixEventPort::captureSignal(SIGINT);
   LEDGER_ASSIGN_OR_RETURN(auto ledger,
                           ledger::Ledger::Open(options.ledger_dir, ledger::OpenMode::kWriter));
   Shared shared;
@@ -655,10 +660,6 @@ Status Serve(const ServeOptions& options) {
   shared.options = &options;
   shared.started_ms = SteadyMs();
   Status result;
-  // Signals are taken by the event loop, so the one that stops the server is handled between
-  // two calls, never inside a write.
-  kj::UnixEventPort::captureSignal(SIGTERM);
-  kj::UnixEventPort::captureSignal(SIGINT);
   auto failure = kj::runCatchingExceptions([&]() {
     auto io = kj::setupAsyncIo();
     kj::Maybe<kj::TlsKeypair> keypair;
