@@ -448,6 +448,34 @@ TEST_F(ServiceTest, RuleRefusalKeepsItsCodeAndMessage) {
   EXPECT_FALSE(json::parse(remote.out).value("rule", "").empty()) << remote.out;
 }
 
+// `append --file` over the wire is one batch: all of it at consecutive seqs, or nothing, with
+// the refusal naming the request as it does locally.
+TEST_F(ServiceTest, AppendFileBatchIsAllOrNothing) {
+  Start();
+  std::string clerk = NewClerk("batch.pem", "SZ-STIB", "batch clerk");
+  auto line = [](uint32_t n, const std::string& name) {
+    return R"({"kind":"RecipientRegistered","body":{"recipientId":")" + testutil::Uscc(n) +
+           R"(","name":")" + name + R"(","kind":"enterprise","district":"nanshan"}})" + "\n";
+  };
+  testutil::WriteText(Path("good.jsonl"), line(78001, "a") + line(78002, "b") + line(78003, "c"));
+  testutil::WriteText(Path("bad.jsonl"), line(78004, "d") + line(78005, "e") + line(78004, "f"));
+  ShellRun good = Remote(clerk, "append --file good.jsonl --json");
+  ASSERT_EQ(good.code, 0) << good.err;
+  std::vector<std::string> lines = testutil::NonEmptyLines(good.out);
+  ASSERT_EQ(lines.size(), 3u) << good.out;
+  uint64_t first = json::parse(lines[0]).value("seq", uint64_t{0});
+  EXPECT_EQ(json::parse(lines[2]).value("seq", uint64_t{0}), first + 2);
+  std::string root = RemoteRoot();
+  ShellRun bad = Remote(clerk, "append --file bad.jsonl");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(RemoteRoot(), root);
+  EXPECT_EQ(server_->Stop(), 0);
+  ShellRun local = Local("--key " + ShellQuote(clerk) + " append --file bad.jsonl");
+  EXPECT_EQ(local.code, 1);
+  EXPECT_EQ(bad.err, local.err);
+  EXPECT_THAT(bad.err, HasSubstr("request 3"));
+}
+
 // An idempotent retry over the wire records once and says so.
 TEST_F(ServiceTest, IdempotentRetryOverTheWire) {
   Start();
