@@ -773,6 +773,26 @@ TEST_F(ServiceTest, ConnectionsAreLimited) {
   EXPECT_EQ(third.code, 0) << third.err;
 }
 
+// A connection that never starts its TLS handshake is closed after --handshake-timeout, so
+// silent sockets cannot hold every slot.
+TEST_F(ServiceTest, SilentConnectionsAreClosedAfterTheHandshakeTimeout) {
+  Start("--max-connections 1 --handshake-timeout 1");
+  const std::string port = std::to_string(server_->port());
+  // A socket that says nothing for 30 s, in the background, holding the only slot.
+  ShellRun hold = Sh(dir_->path(), "bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + port +
+                                       " && sleep 30' > /dev/null 2>&1 & echo $!");
+  ASSERT_EQ(hold.code, 0);
+  // Until the server closes it (1 s), others are refused; then they are served.
+  ShellRun served;
+  for (int i = 0; i < 400; ++i) {
+    served = Remote(auditor_, "show 1");
+    if (served.code == 0) break;
+  }
+  EXPECT_EQ(served.code, 0) << served.err;
+  EXPECT_THAT(server_->Log(), HasSubstr("connection 1: dropped"));
+  Sh(dir_->path(), "kill " + testutil::NonEmptyLines(hold.out).at(0) + " 2>/dev/null; true");
+}
+
 // No server, a server whose certificate is not trusted, or commands that need the store:
 // clear errors with their exit codes.
 TEST_F(ServiceTest, EnvironmentErrorsNameTheServer) {

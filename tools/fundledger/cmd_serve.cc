@@ -19,6 +19,7 @@ struct ServeFlags {
   uint64_t connections_max = service::kDefaultConnectionsMax;
   uint64_t message_bytes_max = service::kDefaultMessageBytesMax;
   uint64_t rate = service::kDefaultRequestsPerSecond;
+  uint64_t handshake_seconds = service::kDefaultHandshakeSeconds;
 };
 
 Status Serve(const Context& ctx, const ServeFlags& flags) {
@@ -35,6 +36,7 @@ Status Serve(const Context& ctx, const ServeFlags& flags) {
   options.connections_max = static_cast<uint32_t>(flags.connections_max);
   options.message_bytes_max = flags.message_bytes_max;
   options.requests_per_second = static_cast<uint32_t>(flags.rate);
+  options.handshake_seconds = static_cast<uint32_t>(flags.handshake_seconds);
   // The writer's clock: the system's, or FUNDLEDGER_NOW / --at (a fixed time, for tests and
   // demonstrations). Now() was checked above, so it cannot fail here.
   options.clock = [&ctx]() {
@@ -90,6 +92,9 @@ void AddServiceCommands(CLI::App& app, Context& ctx, Action* run) {
       ->transform(DecimalIn(service::kMessageBytesMin, uint64_t{1} << 30));
   serve->add_option("--rate", flags->rate, "requests per second per connection")
       ->transform(DecimalIn(1, 1'000'000));
+  serve->add_option("--handshake-timeout", flags->handshake_seconds,
+                    "seconds a new connection has to finish its TLS handshake")
+      ->transform(DecimalIn(1, 3600));
   serve->callback([&ctx, run, flags]() { *run = [&ctx, flags]() { return Serve(ctx, *flags); }; });
 
   CLI::App* status = app.add_subcommand("status", "what the server at --server reports");

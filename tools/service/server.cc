@@ -634,6 +634,9 @@ Status CheckOptions(const ServeOptions& options) {
     return Status::InvalidArgument("--max-connections must be at least 1");
   }
   if (options.requests_per_second == 0) return Status::InvalidArgument("--rate must be at least 1");
+  if (options.handshake_seconds == 0) {
+    return Status::InvalidArgument("--handshake-timeout must be at least 1");
+  }
   if (options.message_bytes_max < kMessageBytesMin) {
     return Status::InvalidArgument("--max-message-bytes must be at least " +
                                    std::to_string(kMessageBytesMin) +
@@ -675,6 +678,8 @@ Status Serve(const ServeOptions& options) {
     kj::TlsContext::Options tls_options;
     tls_options.useSystemTrustStore = false;
     tls_options.defaultKeypair = KJ_ASSERT_NONNULL(keypair);
+    tls_options.timer = io.provider->getTimer();
+    tls_options.acceptTimeout = options.handshake_seconds * kj::SECONDS;
     kj::TlsContext tls(kj::mv(tls_options));
     auto address = io.provider->getNetwork().parseAddress(options.listen).wait(io.waitScope);
     auto receiver = address->listen();

@@ -28,6 +28,9 @@ inline constexpr uint64_t kClientMessageBytesMax = 64 << 20;
 inline constexpr uint32_t kDefaultConnectionsMax = 64;
 inline constexpr uint64_t kDefaultMessageBytesMax = 4 << 20;
 inline constexpr uint32_t kDefaultRequestsPerSecond = 200;
+// A connection that has not finished its TLS handshake by then is closed, so silent sockets
+// cannot hold every connection slot.
+inline constexpr uint32_t kDefaultHandshakeSeconds = 10;
 // A submitted message may not be smaller than an entry of the largest size plus framing.
 inline constexpr uint64_t kMessageBytesMin = (1 << 20) + (64 << 10);
 
@@ -74,6 +77,7 @@ struct ServeOptions {
   // Largest message read from a client; a larger one drops its connection, unread.
   uint64_t message_bytes_max = kDefaultMessageBytesMax;
   uint32_t requests_per_second = kDefaultRequestsPerSecond;  // per connection; more: kBusy
+  uint32_t handshake_seconds = kDefaultHandshakeSeconds;  // then an unfinished TLS handshake ends
   // The server's clock (UTC ms): what dates every entry. Required.
   std::function<int64_t()> clock;
   // Called once with the bound "HOST:PORT" when the server accepts connections.
