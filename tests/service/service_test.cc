@@ -659,6 +659,13 @@ TEST_F(ServiceTest, WrongCapabilityUseIsRefusedWithoutHarm) {
   again.setSignature(capnp::Data::Reader(right.data(), right.size()));
   EXPECT_THAT(error_of(again.send().wait(c.ws())), HasSubstr("before hello"));
 
+  // A call of the wrong interface on the bootstrap: refused by the RPC layer, and the
+  // connection goes on serving.
+  auto mistyped = c.service().castAs<sv::Session>().readRowRequest();
+  mistyped.setKey("head");
+  auto mistyped_failure = kj::runCatchingExceptions([&]() { mistyped.send().wait(c.ws()); });
+  EXPECT_TRUE(mistyped_failure != nullptr);
+
   auto writer = c.Session(key).writeRequest().send().wait(c.ws()).getWriter();
   // sign before prepare; garbage request bytes; commit with an unsigned entry; a signature over
   // other bytes; a short signature.
