@@ -225,10 +225,10 @@ Result<StoredEntry> SplitStoredValue(std::span<const uint8_t> value);
 
 // An entry built and checked by the writer for its author to sign on another machine.
 struct PreparedEntry {
-  events::Entry entry;     // seq, prev hash and recordedAt set by the writer
-  Bytes entry_bytes;       // canonical bytes to sign (events::EncodeEntryForSigning)
+  events::Entry entry;        // seq, prev hash and recordedAt set by the writer
+  Bytes entry_bytes;          // canonical bytes to sign (events::EncodeEntryForSigning)
   uint64_t replayed_seq = 0;  // > 0: an idempotent retry of entry replayed_seq; nothing to sign
-  std::string note;        // what the writer decided (projections::Resolve)
+  std::string note;           // what the writer decided (projections::Resolve)
 };
 
 // Builds the entry `request` makes for key `signer` at `at_ms` on `draft` (Ledger::Draft, with

@@ -4,6 +4,8 @@
 // once), the head-moved re-sign path, idempotent retries, revoked and unregistered keys refused,
 // bad messages and wrong capability use refused without harm, limits, and SIGTERM exiting 0
 // with a ledger that audits clean.
+#include "tools/service/service.h"
+
 #include <capnp/message.h>
 #include <capnp/rpc-twoparty.h>
 #include <fcntl.h>
@@ -31,7 +33,6 @@
 #include "events/text.h"
 #include "schemas/service.capnp.h"
 #include "tests/testutil/testutil.h"
-#include "tools/service/service.h"
 
 #pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
 
@@ -40,8 +41,8 @@ namespace {
 
 namespace ev = ::fundledger::events;
 namespace sv = ::fundledger::schema::service;
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 using testutil::ShellQuote;
 using testutil::ShellRun;
 
@@ -82,7 +83,8 @@ class ServerProcess {
       if (::chdir(dir.c_str()) != 0) ::_exit(99);
       std::string command = std::string("exec ") + ShellQuote(FUNDLEDGER_BINARY) +
                             " --ledger ledger serve --listen 127.0.0.1:0 --tls-cert tls.crt "
-                            "--tls-key tls.key " + flags;
+                            "--tls-key tls.key " +
+                            flags;
       ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
       ::_exit(98);
     }
@@ -143,10 +145,9 @@ class RawClient {
     stream_ = tls_->wrapClient(kj::mv(raw), "localhost").wait(io_.waitScope);
     capnp::ReaderOptions reader;
     reader.traversalLimitInWords = receive_bytes / 8;
-    network_ = kj::heap<capnp::TwoPartyVatNetwork>(*stream_, capnp::rpc::twoparty::Side::CLIENT,
-                                                   reader);
-    rpc_ = kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(
-        capnp::makeRpcClient(*network_));
+    network_ =
+        kj::heap<capnp::TwoPartyVatNetwork>(*stream_, capnp::rpc::twoparty::Side::CLIENT, reader);
+    rpc_ = kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(capnp::makeRpcClient(*network_));
     capnp::MallocMessageBuilder vat_message(8);
     auto vat = vat_message.initRoot<capnp::rpc::twoparty::VatId>();
     vat.setSide(capnp::rpc::twoparty::Side::SERVER);
@@ -299,12 +300,13 @@ class ServiceTest : public ::testing::Test {
     return j.value("rootHash", "") + "@" + std::to_string(j.value("size", 0));
   }
   // A new key registered by the admin (remotely) as a clerk of `unit`, holder `holder`.
-  std::string NewClerk(const std::string& name, const std::string& unit, const std::string& holder) {
+  std::string NewClerk(const std::string& name, const std::string& unit,
+                       const std::string& holder) {
     ShellRun gen = Local("key gen --out " + ShellQuote(name));
     EXPECT_EQ(gen.code, 0) << gen.err;
-    ShellRun reg = Remote(admin_, "key register --public-key " + ShellQuote(name + ".pub") +
-                                      " --role clerk --unit " + unit + " --holder " +
-                                      ShellQuote(holder));
+    ShellRun reg =
+        Remote(admin_, "key register --public-key " + ShellQuote(name + ".pub") +
+                           " --role clerk --unit " + unit + " --holder " + ShellQuote(holder));
     EXPECT_EQ(reg.code, 0) << reg.out << reg.err;
     return Path(name);
   }
@@ -395,11 +397,12 @@ TEST_F(ServiceTest, ConcurrentClientsWriteWithTheirOwnKeys) {
   std::string script;
   for (int i = 0; i < 4; ++i) {
     script += "(for n in 1 2 3 4 5; do " + ShellQuote(FUNDLEDGER_BINARY) + " --server " +
-              server_->address() + " --server-ca tls.crt --key " + ShellQuote(clerks[static_cast<size_t>(i)]) +
-              " recipient register --id $(cat uscc-" + std::to_string(i) +
-              "-$n) --name \"r " + std::to_string(i) + " $n\" --kind enterprise --district futian"
-              " >> out-" + std::to_string(i) + " 2>&1 || echo FAILED >> out-" +
-              std::to_string(i) + "; done) & ";
+              server_->address() + " --server-ca tls.crt --key " +
+              ShellQuote(clerks[static_cast<size_t>(i)]) + " recipient register --id $(cat uscc-" +
+              std::to_string(i) + "-$n) --name \"r " + std::to_string(i) +
+              " $n\" --kind enterprise --district futian"
+              " >> out-" +
+              std::to_string(i) + " 2>&1 || echo FAILED >> out-" + std::to_string(i) + "; done) & ";
     for (int n = 1; n <= 5; ++n) {
       testutil::WriteText(Path("uscc-" + std::to_string(i) + "-" + std::to_string(n)),
                           testutil::Uscc(static_cast<uint32_t>(90000 + i * 10 + n)));
@@ -481,7 +484,8 @@ TEST_F(ServiceTest, IdempotentRetryOverTheWire) {
   Start();
   std::string clerk = NewClerk("idem.pem", "SZ-STIB", "idem clerk");
   const std::string args = "--idempotency-key reg-1 recipient register --id " +
-                           testutil::Uscc(77001) + " --name once --kind enterprise "
+                           testutil::Uscc(77001) +
+                           " --name once --kind enterprise "
                            "--district futian";
   ShellRun first = Remote(clerk, args);
   ShellRun second = Remote(clerk, args);
@@ -722,9 +726,9 @@ TEST_F(ServiceTest, BadMessagesAreRefusedWithoutHarm) {
   ShellRun garbage = Sh(dir_->path(), "head -c 4096 /dev/urandom > garbage.bin && " + s_client +
                                           "garbage.bin > /dev/null 2>&1; true");
   EXPECT_EQ(garbage.code, 0);
-  ShellRun truncated = Sh(dir_->path(),
-                          "printf '\\000\\000\\000\\000\\000\\000\\020\\000abcdefgh' > cut.bin && " +
-                              s_client + "cut.bin > /dev/null 2>&1; true");
+  ShellRun truncated =
+      Sh(dir_->path(), "printf '\\000\\000\\000\\000\\000\\000\\020\\000abcdefgh' > cut.bin && " +
+                           s_client + "cut.bin > /dev/null 2>&1; true");
   EXPECT_EQ(truncated.code, 0);
   {
     // A readRow whose key alone is over the limit: the server drops the connection unread.
@@ -804,32 +808,34 @@ TEST_F(ServiceTest, SilentConnectionsAreClosedAfterTheHandshakeTimeout) {
 // clear errors with their exit codes.
 TEST_F(ServiceTest, EnvironmentErrorsNameTheServer) {
   Start();
-  ShellRun untrusted = Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --server " +
-                                            server_->address() + " --key " +
-                                            ShellQuote(auditor_) + " --server-ca " +
-                                            ShellQuote(testutil::SourcePath("README.md")) + " log");
+  ShellRun untrusted =
+      Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --server " + server_->address() +
+                           " --key " + ShellQuote(auditor_) + " --server-ca " +
+                           ShellQuote(testutil::SourcePath("README.md")) + " log");
   EXPECT_EQ(untrusted.code, 4) << untrusted.err;
-  ShellRun gen = Sh(dir_->path(), "openssl req -x509 -newkey ec -pkeyopt "
-                                  "ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.crt "
-                                  "-days 2 -subj /CN=localhost 2>&1");
+  ShellRun gen = Sh(dir_->path(),
+                    "openssl req -x509 -newkey ec -pkeyopt "
+                    "ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.crt "
+                    "-days 2 -subj /CN=localhost 2>&1");
   ASSERT_EQ(gen.code, 0) << gen.out;
-  ShellRun wrong_ca = Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --server " +
-                                           server_->address() + " --key " +
-                                           ShellQuote(auditor_) + " --server-ca other.crt log");
+  ShellRun wrong_ca =
+      Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --server " + server_->address() +
+                           " --key " + ShellQuote(auditor_) + " --server-ca other.crt log");
   EXPECT_EQ(wrong_ca.code, 4);
   EXPECT_THAT(wrong_ca.err, HasSubstr("server " + server_->address()));
   ShellRun audit = Remote(auditor_, "audit");
   EXPECT_EQ(audit.code, 2) << audit.err;
   EXPECT_THAT(audit.err, HasSubstr("not available with --server"));
-  ShellRun at = Remote(treasurer_, "--at 2025-12-31T13:00:00+08:00 budget allocate --measure 2 "
-                                   "--year 2025 --amount 1");
+  ShellRun at = Remote(treasurer_,
+                       "--at 2025-12-31T13:00:00+08:00 budget allocate --measure 2 "
+                       "--year 2025 --amount 1");
   EXPECT_EQ(at.code, 2);
   EXPECT_THAT(at.err, HasSubstr("--at is not available with --server"));
   int port = server_->port();
   EXPECT_EQ(server_->Stop(), 0);
-  ShellRun gone = Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --server localhost:" +
-                                       std::to_string(port) + " --server-ca tls.crt --key " +
-                                       ShellQuote(auditor_) + " log");
+  ShellRun gone = Sh(dir_->path(),
+                     ShellQuote(FUNDLEDGER_BINARY) + " --server localhost:" + std::to_string(port) +
+                         " --server-ca tls.crt --key " + ShellQuote(auditor_) + " log");
   EXPECT_EQ(gone.code, 4);
   EXPECT_THAT(gone.err, HasSubstr("server localhost:" + std::to_string(port)));
 }

@@ -87,13 +87,15 @@ void AddServiceCommands(CLI::App& app, Context& ctx, Action* run) {
   serve->add_flag("--public-reads", flags->public_reads, "serve reads without authentication");
   serve->add_option("--max-connections", flags->connections_max, "connections open at once")
       ->transform(DecimalIn(1, 100'000));
-  serve->add_option("--max-message-bytes", flags->message_bytes_max,
-                    "largest message read from a client")
+  serve
+      ->add_option("--max-message-bytes", flags->message_bytes_max,
+                   "largest message read from a client")
       ->transform(DecimalIn(service::kMessageBytesMin, uint64_t{1} << 30));
   serve->add_option("--rate", flags->rate, "requests per second per connection")
       ->transform(DecimalIn(1, 1'000'000));
-  serve->add_option("--handshake-timeout", flags->handshake_seconds,
-                    "seconds a new connection has to finish its TLS handshake")
+  serve
+      ->add_option("--handshake-timeout", flags->handshake_seconds,
+                   "seconds a new connection has to finish its TLS handshake")
       ->transform(DecimalIn(1, 3600));
   serve->callback([&ctx, run, flags]() { *run = [&ctx, flags]() { return Serve(ctx, *flags); }; });
 

@@ -68,8 +68,9 @@ Result<std::unique_ptr<ledger::Ledger>> Context::OpenRemote(bool writer) const {
   options.server = Server();
   options.ca_file = server_ca;
   if (writer && !at.empty()) {
-    return Status::InvalidArgument("--at is not available with --server: the server's clock "
-                                   "sets recordedAt");
+    return Status::InvalidArgument(
+        "--at is not available with --server: the server's clock "
+        "sets recordedAt");
   }
   if (writer || !key_file.empty()) {
     LEDGER_ASSIGN_OR_RETURN(options.key, SigningKey());

@@ -8,11 +8,11 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <thread>
 #include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -106,10 +106,10 @@ class Channel {
       capnp::ReaderOptions reader;
       reader.traversalLimitInWords = kClientMessageBytesMax / sizeof(capnp::word);
       // TwoPartyClient takes no ReaderOptions in Cap'n Proto 0.9, hence the parts by hand.
-      network_ = kj::heap<capnp::TwoPartyVatNetwork>(*stream_, capnp::rpc::twoparty::Side::CLIENT,
-                                                     reader);
-      rpc_ = kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(
-          capnp::makeRpcClient(*network_));
+      network_ =
+          kj::heap<capnp::TwoPartyVatNetwork>(*stream_, capnp::rpc::twoparty::Side::CLIENT, reader);
+      rpc_ =
+          kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(capnp::makeRpcClient(*network_));
       capnp::MallocMessageBuilder vat_message(8);
       auto vat = vat_message.initRoot<capnp::rpc::twoparty::VatId>();
       vat.setSide(capnp::rpc::twoparty::Side::SERVER);
@@ -125,12 +125,13 @@ class Channel {
     // The event loop is the opening thread's; work spread over threads (audit's parallel
     // replay) needs the ledger itself.
     if (std::this_thread::get_id() != owner_) {
-      return Status::InvalidArgument("reading from several threads is not available with "
-                                     "--server");
+      return Status::InvalidArgument(
+          "reading from several threads is not available with "
+          "--server");
     }
     Status out;
     auto failure = kj::runCatchingExceptions([&]() { out = fn(); });
-    KJ_IF_MAYBE(e, failure) {
+    KJ_IF_MAYBE (e, failure) {
       return Status::IOError("server " + server_ + ": " + e->getDescription().cStr());
     }
     return out;
@@ -316,8 +317,7 @@ class RemoteLedger final : public ledger::Ledger {
   Result<std::optional<std::string>> StoredRow(const std::string& key) const override {
     return FetchRow(key);
   }
-  Status ScanMerkle(
-      const std::function<void(std::string_view, std::string_view)>&) const override {
+  Status ScanMerkle(const std::function<void(std::string_view, std::string_view)>&) const override {
     return NotRemote("audit of the Merkle tree");
   }
 
@@ -329,8 +329,7 @@ class RemoteLedger final : public ledger::Ledger {
                                 std::optional<uint64_t> as_of) const;
   // One attempt of a write; nullopt if the head moved and it must be made again.
   Result<std::optional<std::vector<ledger::AppendResult>>> TryAppend(
-      const ev::PrivateKey& signer, std::span<const ledger::AppendRequest> requests,
-      int attempt);
+      const ev::PrivateKey& signer, std::span<const ledger::AppendRequest> requests, int attempt);
 
   std::unique_ptr<Channel> channel_;
   ClientOptions options_;
@@ -515,8 +514,9 @@ Result<std::vector<ledger::AppendResult>> RemoteLedger::Append(
                                    " entries in one append");
   }
   if (!options_.key || options_.key->key_id() != signer.key_id()) {
-    return Status::InvalidArgument("a write with --server is signed by the key the session "
-                                   "was opened with (--key)");
+    return Status::InvalidArgument(
+        "a write with --server is signed by the key the session "
+        "was opened with (--key)");
   }
   for (int attempt = 0; attempt < kWriteAttemptsMax; ++attempt) {
     if (attempt > 0) {

@@ -133,8 +133,12 @@ std::vector<std::string> Prefixes(capnp::List<capnp::Text>::Reader list) {
 class WriterImpl final : public sv::Writer::Server {
  public:
   WriterImpl(Shared& shared, std::shared_ptr<Peer> peer, const ev::KeyId& key)
-      : shared_(shared), peer_(std::move(peer)), key_(key), draft_(shared.ledger->Draft()),
-        base_seq_(shared.ledger->head().head_seq), base_hash_(shared.ledger->head().head_hash) {}
+      : shared_(shared),
+        peer_(std::move(peer)),
+        key_(key),
+        draft_(shared.ledger->Draft()),
+        base_seq_(shared.ledger->head().head_seq),
+        base_hash_(shared.ledger->head().head_hash) {}
 
   kj::Promise<void> prepare(PrepareContext context) override {
     auto results = context.getResults();
@@ -188,8 +192,8 @@ class WriterImpl final : public sv::Writer::Server {
       return Status::InvalidArgument("more than " + std::to_string(ledger::kBatchEntriesMax) +
                                      " entries in one append");
     }
-    LEDGER_ASSIGN_OR_RETURN(
-        ev::Entry asked, ev::DecodeEntry(Span(request.getEntry()), ev::BytesOrigin::kSubmitted));
+    LEDGER_ASSIGN_OR_RETURN(ev::Entry asked,
+                            ev::DecodeEntry(Span(request.getEntry()), ev::BytesOrigin::kSubmitted));
     ledger::AppendRequest append{std::move(asked.body), std::move(asked.idempotency_key), {}};
     append.defaults.award_max = request.getAwardMax();
     append.defaults.award_split = request.getAwardSplit();
@@ -287,8 +291,8 @@ class SessionImpl final : public sv::Session::Server {
       auto state = shared_.ledger->Rows(Prefixes(params.getPrefixes()));
       s = state.status();
       if (s.ok()) {
-        results.setMore(PageRows(*state, params.getAfter(),
-                                 [&](unsigned n) { return results.initRows(n); }));
+        results.setMore(
+            PageRows(*state, params.getAfter(), [&](unsigned n) { return results.initRows(n); }));
       }
     }
     return Done("rows", s, results);
@@ -318,8 +322,8 @@ class SessionImpl final : public sv::Session::Server {
       auto state = shared_.ledger->StateAsOf(params.getSeq(), Prefixes(params.getPrefixes()));
       s = state.status();
       if (s.ok()) {
-        results.setMore(PageRows(*state, params.getAfter(),
-                                 [&](unsigned n) { return results.initRows(n); }));
+        results.setMore(
+            PageRows(*state, params.getAfter(), [&](unsigned n) { return results.initRows(n); }));
       }
     }
     return Done("stateAsOf", s, results);
@@ -534,9 +538,9 @@ class ServiceImpl final : public sv::Service::Server {
     const std::string& text = peer_->challenge;
     std::span<const uint8_t> message(reinterpret_cast<const uint8_t*>(text.data()), text.size());
     if (!ev::Ed25519Verify(key->public_key, message, sig)) {
-      return Status::Rejected("key.signature",
-                              "the challenge's signature does not verify with key " +
-                                  ev::Hex(key_id).substr(0, 16));
+      return Status::Rejected(
+          "key.signature",
+          "the challenge's signature does not verify with key " + ev::Hex(key_id).substr(0, 16));
     }
     return Status::Ok();
   }
@@ -579,8 +583,8 @@ class Listener final : public kj::TaskSet::ErrorHandler {
     auto peer = std::make_shared<Peer>();
     peer->name = "connection " + std::to_string(id);
     if (shared_.clients >= shared_.options->connections_max) {
-      spdlog::warn("{}: refused: {} connections open (the server's --max-connections)",
-                   peer->name, shared_.clients);
+      spdlog::warn("{}: refused: {} connections open (the server's --max-connections)", peer->name,
+                   shared_.clients);
       return;  // dropping the stream closes it
     }
     ++shared_.clients;
@@ -667,10 +671,10 @@ Status Serve(const ServeOptions& options) {
     auto io = kj::setupAsyncIo();
     kj::Maybe<kj::TlsKeypair> keypair;
     auto bad_key = kj::runCatchingExceptions([&]() {
-      keypair = kj::TlsKeypair{kj::TlsPrivateKey(key_pem.c_str()),
-                               kj::TlsCertificate(cert_pem.c_str())};
+      keypair =
+          kj::TlsKeypair{kj::TlsPrivateKey(key_pem.c_str()), kj::TlsCertificate(cert_pem.c_str())};
     });
-    KJ_IF_MAYBE(e, bad_key) {
+    KJ_IF_MAYBE (e, bad_key) {
       result = Status::IOError("cannot use the certificate " + options.cert_file + " and key " +
                                options.key_file + ": " + e->getDescription().cStr());
       return;
@@ -689,14 +693,13 @@ Status Serve(const ServeOptions& options) {
     spdlog::info("serving {} ({} entries) on {}{}", ledger->Origin(), ledger->size(), bound,
                  options.public_reads ? ", reads public" : "");
     if (options.on_listening) options.on_listening(bound);
-    auto stop = io.unixEventPort.onSignal(SIGTERM)
-                    .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
-                    .then([](siginfo_t info) {
-                      spdlog::info("signal {}: stopping", info.si_signo);
-                    });
+    auto stop =
+        io.unixEventPort.onSignal(SIGTERM)
+            .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
+            .then([](siginfo_t info) { spdlog::info("signal {}: stopping", info.si_signo); });
     listener.AcceptLoop(*receiver).exclusiveJoin(kj::mv(stop)).wait(io.waitScope);
   });
-  KJ_IF_MAYBE(e, failure) {
+  KJ_IF_MAYBE (e, failure) {
     return Status::IOError("serve " + options.listen + ": " + e->getDescription().cStr());
   }
   return result;

@@ -69,9 +69,9 @@ Result<ServerStatus> QueryStatus(const ClientOptions& options);
 
 struct ServeOptions {
   std::string ledger_dir;
-  std::string listen;     // "HOST:PORT"; port 0 picks a free one (see on_listening)
-  std::string cert_file;  // PEM certificate chain of the server
-  std::string key_file;   // PEM private key of the certificate
+  std::string listen;         // "HOST:PORT"; port 0 picks a free one (see on_listening)
+  std::string cert_file;      // PEM certificate chain of the server
+  std::string key_file;       // PEM private key of the certificate
   bool public_reads = false;  // reads without authentication. Default: false.
   uint32_t connections_max = kDefaultConnectionsMax;  // more are closed at once
   // Largest message read from a client; a larger one drops its connection, unread.
