@@ -196,4 +196,30 @@ class Ledger {
 // (entry bytes followed by the 64-byte signature). kCorruption if too short.
 Result<StoredEntry> SplitStoredValue(std::span<const uint8_t> value);
 
+// ---- Writes signed elsewhere (fundledger serve): the writer decides, the author signs ----
+
+// An entry built and checked by the writer for its author to sign on another machine.
+struct PreparedEntry {
+  events::Entry entry;        // seq, prev hash and recordedAt set by the writer
+  Bytes entry_bytes;          // canonical bytes to sign (events::EncodeEntryForSigning)
+  uint64_t replayed_seq = 0;  // > 0: an idempotent retry of entry replayed_seq; nothing to sign
+  std::string note;           // what the writer decided (projections::Resolve)
+};
+
+// Builds the entry `request` makes for key `signer` at `at_ms` on `draft` (Ledger::Draft, with
+// any entries of the same batch applied by ApplyPrepared), exactly as Append builds and checks
+// it before signing: Resolve, the idempotency lookup, Validate, EncodeEntryForSigning. A server
+// holding no key thus decides as a local writer would. Refusals as Append's (kRejected with the
+// rule, kInvalidArgument, a failed row read); `draft` holds only rows read into its cache.
+Result<PreparedEntry> PrepareEntry(const projections::LedgerState& draft,
+                                   const events::KeyId& signer, const AppendRequest& request,
+                                   int64_t at_ms);
+
+// Checks `signature` over `prepared` against its signer's registered key in `draft` and folds
+// the signed entry into `draft`, so the batch's next entry is prepared after it. Returns the
+// entry as AppendSigned takes it. kInvalidArgument if the signature does not verify (the draft
+// is then unchanged); a failed row read during the fold is returned as it came.
+Result<StoredEntry> ApplyPrepared(projections::LedgerState* draft, PreparedEntry prepared,
+                                  const events::Signature& signature);
+
 }  // namespace fundledger::ledger

@@ -19,6 +19,7 @@
 #include "events/codec.h"
 #include "events/text.h"
 #include "ledger/exchange.h"
+#include "tools/service/service.h"
 
 namespace fundledger::tools {
 
@@ -32,6 +33,7 @@ Result<std::string> Context::LedgerDir() const {
 }
 
 Result<std::unique_ptr<ledger::Ledger>> Context::OpenWriter() const {
+  if (!Server().empty()) return OpenRemote(/*writer=*/true);
   LEDGER_ASSIGN_OR_RETURN(std::string dir, LedgerDir());
   spdlog::info("opening {} as the writer", dir);
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Open(dir, ledger::OpenMode::kWriter));
@@ -41,9 +43,40 @@ Result<std::unique_ptr<ledger::Ledger>> Context::OpenWriter() const {
 }
 
 Result<std::unique_ptr<ledger::Ledger>> Context::OpenReader() const {
+  if (!Server().empty()) return OpenRemote(/*writer=*/false);
   LEDGER_ASSIGN_OR_RETURN(std::string dir, LedgerDir());
   spdlog::info("opening {} as a reader (RocksDB secondary)", dir);
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Open(dir, ledger::OpenMode::kReader));
+  spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(),
+               ev::Hex(ledger->head().head_hash));
+  return ledger;
+}
+
+std::string Context::Server() const {
+  if (!server.empty()) return server;
+  if (const char* env = std::getenv("FUNDLEDGER_SERVER"); env != nullptr) return env;
+  return "";
+}
+
+Result<std::unique_ptr<ledger::Ledger>> Context::OpenRemote(bool writer) const {
+  if (local_only_command != nullptr) {
+    return Status::InvalidArgument(std::string(local_only_command) +
+                                   " is not available with --server: it reads the store "
+                                   "itself (run it where the ledger is, or on a copy)");
+  }
+  service::ClientOptions options;
+  options.server = Server();
+  options.ca_file = server_ca;
+  if (writer && !at.empty()) {
+    return Status::InvalidArgument(
+        "--at is not available with --server: the server's clock "
+        "sets recordedAt");
+  }
+  if (writer || !key_file.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(options.key, SigningKey());
+  }
+  spdlog::info("connecting to {}{}", options.server, writer ? " to write" : "");
+  LEDGER_ASSIGN_OR_RETURN(auto ledger, service::ConnectLedger(std::move(options)));
   spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(),
                ev::Hex(ledger->head().head_hash));
   return ledger;

@@ -30,6 +30,20 @@ struct Context {
   // Set by a command that already printed its --json report, so a failure adds no second object.
   mutable bool report_printed = false;
 
+  // --- Remote use (fundledger serve, docs/SERVICE.md) ---
+  std::string server;     // --server HOST:PORT or FUNDLEDGER_SERVER
+  std::string server_ca;  // --server-ca: PEM certificate(s) trusted for the server
+  // Set by a command that reads the store itself on several threads (audit, verify): with
+  // --server it is refused before anything is read, rather than failing part-way.
+  const char* local_only_command = nullptr;
+  // The server to use instead of a local directory: --server, else FUNDLEDGER_SERVER, else "".
+  std::string Server() const;
+  // A ledger served by Server(), authenticated by --key if given (reads without a key need a
+  // --public-reads server). A writer needs --key, and refuses --at: the server's clock dates
+  // remote writes (FUNDLEDGER_NOW is not used for them). kIOError naming the server if it
+  // cannot be reached; the server's refusals keep their codes.
+  Result<std::unique_ptr<ledger::Ledger>> OpenRemote(bool writer) const;
+
   // The ledger directory; kInvalidArgument if neither --ledger nor FUNDLEDGER_DIR is set.
   Result<std::string> LedgerDir() const;
   Result<std::unique_ptr<ledger::Ledger>> OpenWriter() const;
@@ -136,5 +150,7 @@ void AddAuditCommands(CLI::App& app, Context& ctx, Action* run);
 void AddSimulateCommand(CLI::App& app, Context& ctx, Action* run);
 void AddReportCommands(CLI::App& app, Context& ctx, Action* run);
 void AddMirrorCommand(CLI::App& app, Context& ctx, Action* run);
+// `serve` (the service) and `status` (a server's state).
+void AddServiceCommands(CLI::App& app, Context& ctx, Action* run);
 
 }  // namespace fundledger::tools

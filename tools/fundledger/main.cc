@@ -29,6 +29,10 @@ int Main(int argc, char** argv) {
   app.add_flag("--json", ctx.json, "machine-readable output");
   app.add_flag("-v,--verbose", ctx.verbose, "log progress on stderr");
   app.add_flag("--allow-insecure-key", ctx.allow_insecure_key, "accept a key file readable by group or others");
+  app.add_option("--server", ctx.server,
+                 "use the ledger served at HOST:PORT instead of --ledger "
+                 "(default: $FUNDLEDGER_SERVER)");
+  app.add_option("--server-ca", ctx.server_ca, "PEM certificate(s) to trust for --server");
 
   fundledger::tools::Action run;
   fundledger::tools::AddCoreCommands(app, ctx, &run);
@@ -38,6 +42,7 @@ int Main(int argc, char** argv) {
   fundledger::tools::AddSimulateCommand(app, ctx, &run);
   fundledger::tools::AddReportCommands(app, ctx, &run);
   fundledger::tools::AddMirrorCommand(app, ctx, &run);
+  fundledger::tools::AddServiceCommands(app, ctx, &run);
   for (CLI::App* sub : app.get_subcommands({})) sub->footer(kExitCodes);
 
   try {

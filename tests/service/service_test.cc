@@ -1,0 +1,865 @@
+// Goal: fundledger serve is the same ledger at a distance. A server process on a loopback port
+// with a certificate made at test time, driven by CLI clients and by a raw protocol client:
+// remote reads byte-identical to local ones, writes signed by each client's own key (several at
+// once), the head-moved re-sign path, idempotent retries, revoked and unregistered keys refused,
+// bad messages and wrong capability use refused without harm, limits, and SIGTERM exiting 0
+// with a ledger that audits clean.
+#include "tools/service/service.h"
+
+#include <capnp/message.h>
+#include <capnp/rpc-twoparty.h>
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <kj/async-io.h>
+#include <kj/compat/tls.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <string>
+#include <vector>
+
+#include "events/codec.h"
+#include "events/crypto.h"
+#include "events/text.h"
+#include "schemas/service.capnp.h"
+#include "tests/testutil/testutil.h"
+
+#pragma GCC diagnostic ignored "-Wnon-virtual-dtor"
+
+namespace fundledger::service {
+namespace {
+
+namespace ev = ::fundledger::events;
+namespace sv = ::fundledger::schema::service;
+using nlohmann::json;
+using ::testing::HasSubstr;
+using testutil::ShellQuote;
+using testutil::ShellRun;
+
+// The simulated programme's clock, and a clock the server dates entries by (its writes are
+// dated no earlier than the head, so a fixed clock in the past still writes in order).
+constexpr const char* kNow = "2025-12-31T12:00:00+08:00";
+
+ShellRun Sh(const std::string& dir, const std::string& command) {
+  return testutil::RunShell(dir, command);
+}
+
+// The one file in `dir` whose name starts with `prefix` and ends in ".pem".
+std::string KeyFile(const std::string& dir, const std::string& prefix) {
+  std::vector<std::string> found;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.starts_with(prefix) && name.ends_with(".pem")) found.push_back(entry.path().string());
+  }
+  std::sort(found.begin(), found.end());
+  EXPECT_FALSE(found.empty()) << "no key " << prefix << "*.pem in " << dir;
+  return found.empty() ? "" : found.front();
+}
+
+// A `fundledger serve` child process; stopped with SIGTERM when destroyed.
+class ServerProcess {
+ public:
+  ServerProcess(const std::string& dir, const std::string& flags) {
+    int out[2];
+    EXPECT_EQ(::pipe(out), 0);
+    log_ = dir + "/serve-" + std::to_string(++count_) + ".log";
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      ::dup2(out[1], 1);
+      int err = ::open(log_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      ::dup2(err, 2);
+      ::close(out[0]);
+      ::setenv("FUNDLEDGER_NOW", kNow, 1);
+      if (::chdir(dir.c_str()) != 0) ::_exit(99);
+      std::string command = std::string("exec ") + ShellQuote(FUNDLEDGER_BINARY) +
+                            " --ledger ledger serve --listen 127.0.0.1:0 --tls-cert tls.crt "
+                            "--tls-key tls.key " +
+                            flags;
+      ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
+      ::_exit(98);
+    }
+    ::close(out[1]);
+    FILE* in = ::fdopen(out[0], "r");
+    char line[256] = {0};
+    if (std::fgets(line, sizeof(line), in) != nullptr) {
+      std::smatch m;
+      std::string text(line);
+      if (std::regex_search(text, m, std::regex("listening on 127\\.0\\.0\\.1:([0-9]+)"))) {
+        port_ = std::stoi(m[1].str());
+      }
+    }
+    std::fclose(in);
+    EXPECT_GT(port_, 0) << "serve did not start: " << testutil::ReadText(log_);
+  }
+  ~ServerProcess() {
+    if (pid_ > 0 && !stopped_) Stop();
+  }
+  // SIGTERM and the exit status (-1 if it did not exit normally).
+  int Stop() {
+    stopped_ = true;
+    ::kill(pid_, SIGTERM);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  int port() const { return port_; }
+  std::string address() const { return "localhost:" + std::to_string(port_); }
+  std::string Log() const { return testutil::ReadText(log_); }
+  pid_t pid() const { return pid_; }
+
+ private:
+  static inline int count_ = 0;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  bool stopped_ = false;
+  std::string log_;
+};
+
+// A protocol client below RemoteLedger, for calls the library never makes.
+class RawClient {
+ public:
+  // `io`: the thread's one event loop, shared by the raw clients of a test.
+  RawClient(kj::AsyncIoContext& io, int port, const std::string& ca_file,
+            uint64_t receive_bytes = 64 << 20)
+      : io_(io) {
+    std::string pem = testutil::ReadText(ca_file);
+    trusted_.emplace_back(pem.c_str());
+    kj::TlsContext::Options options;
+    options.useSystemTrustStore = false;
+    options.trustedCertificates = kj::arrayPtr(trusted_.data(), trusted_.size());
+    tls_ = kj::heap<kj::TlsContext>(kj::mv(options));
+    auto address = io_.provider->getNetwork()
+                       .parseAddress("127.0.0.1:" + std::to_string(port))
+                       .wait(io_.waitScope);
+    auto raw = address->connect().wait(io_.waitScope);
+    stream_ = tls_->wrapClient(kj::mv(raw), "localhost").wait(io_.waitScope);
+    capnp::ReaderOptions reader;
+    reader.traversalLimitInWords = receive_bytes / 8;
+    network_ =
+        kj::heap<capnp::TwoPartyVatNetwork>(*stream_, capnp::rpc::twoparty::Side::CLIENT, reader);
+    rpc_ = kj::heap<capnp::RpcSystem<capnp::rpc::twoparty::VatId>>(capnp::makeRpcClient(*network_));
+    capnp::MallocMessageBuilder vat_message(8);
+    auto vat = vat_message.initRoot<capnp::rpc::twoparty::VatId>();
+    vat.setSide(capnp::rpc::twoparty::Side::SERVER);
+    service_ = rpc_->bootstrap(vat).castAs<sv::Service>();
+  }
+
+  kj::WaitScope& ws() { return io_.waitScope; }
+  sv::Service::Client& service() { return *service_; }
+
+  // A session opened by `key` (hello, signature, authenticate); a failure is a test failure.
+  sv::Session::Client Session(const ev::PrivateKey& key) {
+    auto hello = service().helloRequest();
+    ev::KeyId id = key.key_id();
+    hello.setKeyId(capnp::Data::Reader(id.data(), id.size()));
+    auto challenge = hello.send().wait(ws());
+    EXPECT_FALSE(challenge.hasError());
+    auto text = challenge.getChallenge();
+    ev::Signature sig = key.Sign(std::span<const uint8_t>(text.begin(), text.size()));
+    auto auth = service().authenticateRequest();
+    auth.setSignature(capnp::Data::Reader(sig.data(), sig.size()));
+    auto reply = auth.send().wait(ws());
+    EXPECT_FALSE(reply.hasError()) << reply.getError().getMessage().cStr();
+    return reply.getSession();
+  }
+
+ private:
+  kj::AsyncIoContext& io_;
+  std::vector<kj::TlsCertificate> trusted_;
+  kj::Own<kj::TlsContext> tls_;
+  kj::Own<kj::AsyncIoStream> stream_;
+  kj::Own<capnp::TwoPartyVatNetwork> network_;
+  kj::Own<capnp::RpcSystem<capnp::rpc::twoparty::VatId>> rpc_;
+  std::optional<sv::Service::Client> service_;
+};
+
+ev::PrivateKey LoadKey(const std::string& path) {
+  std::string pem = testutil::ReadText(path);
+  auto key = ev::PrivateKey::FromPem(pem);
+  EXPECT_TRUE(key.ok()) << path;
+  return std::move(*key);
+}
+
+// A canonical Entry carrying only a body, as a client sends a request.
+ev::Bytes RequestBytes(const ev::Body& body, const std::string& idempotency_key = "") {
+  ev::Entry entry;
+  entry.body = body;
+  entry.idempotency_key = idempotency_key;
+  return ev::EncodeEntry(entry);
+}
+
+ev::Body RecipientBody(uint32_t n) {
+  ev::RecipientRegistered r;
+  r.recipient_id = testutil::Uscc(n);
+  r.name = "remote recipient " + std::to_string(n);
+  r.kind = ev::RecipientKind::kEnterprise;
+  r.district = "nanshan";
+  return r;
+}
+
+class ServiceTest : public ::testing::Test {
+ protected:
+  // One simulated programme for the suite (a trimmed policy: about a hundred entries), copied
+  // into each test's directory, with a self-signed certificate for localhost.
+  static void SetUpTestSuite() {
+    template_ = new testutil::TempDir();
+    const std::string dir = template_->path();
+    json policy = json::parse(
+        testutil::ReadText(testutil::SourcePath("schemas/policies/shenzhen-ai-pioneer-2024.json")));
+    json measures = json::array();
+    for (json& m : policy["measures"]) {
+      const std::string id = m.value("id", "");
+      if (id != "2" && id != "7") continue;
+      if (m.value("annualBudgetCapStated", false)) {
+        int64_t smallest = INT64_MAX;
+        for (const json& t : m["tracks"]) {
+          for (const json& c : t["caps"]) {
+            smallest = std::min(smallest, c["amountFen"].get<int64_t>());
+          }
+        }
+        m["annualBudgetCapFen"] = 3 * smallest;
+      }
+      measures.push_back(m);
+    }
+    policy["measures"] = measures;
+    policy["note"] = "trimmed copy of the shipped policy for service_test";
+    testutil::WriteText(dir + "/small-policy.json", policy.dump());
+    *setup_ = Sh(dir, "FUNDLEDGER_NOW=" + ShellQuote(kNow) + " " + ShellQuote(FUNDLEDGER_BINARY) +
+                          " --ledger ledger simulate --recipients 12 --years 2025 --seed 5 "
+                          "--keys-out keys --policy small-policy.json");
+    ShellRun cert = Sh(dir,
+                       "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+                       "-keyout tls.key -out tls.crt -days 2 -subj /CN=localhost "
+                       "-addext subjectAltName=DNS:localhost,IP:127.0.0.1 2>&1");
+    if (cert.code != 0) setup_->code = 100 + cert.code, setup_->err += cert.out;
+  }
+  static void TearDownTestSuite() {
+    delete template_;
+    template_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_EQ(setup_->code, 0) << setup_->out << setup_->err;
+    dir_ = std::make_unique<testutil::TempDir>();
+    std::filesystem::copy(template_->path(), dir_->path(),
+                          std::filesystem::copy_options::recursive |
+                              std::filesystem::copy_options::overwrite_existing);
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir_->path())) {
+      if (entry.path().extension() == ".pem" || entry.path().extension() == ".key") {
+        ASSERT_EQ(::chmod(entry.path().c_str(), 0600), 0);
+      }
+    }
+    keys_ = Path("keys");
+    admin_ = KeyFile(keys_, "admin-");
+    auditor_ = KeyFile(keys_, "auditor-");
+    treasurer_ = KeyFile(keys_, "treasurer-");
+  }
+
+  std::string Path(const std::string& name) const { return dir_->Sub(name); }
+
+  void Start(const std::string& flags = "") {
+    server_ = std::make_unique<ServerProcess>(dir_->path(), flags);
+    ASSERT_GT(server_->port(), 0);
+  }
+
+  // fundledger on the local ledger directory (a reader beside the server, or after it).
+  ShellRun Local(const std::string& args) const {
+    return Sh(dir_->path(), "FUNDLEDGER_NOW=" + ShellQuote(kNow) + " " +
+                                ShellQuote(FUNDLEDGER_BINARY) + " --ledger ledger " + args);
+  }
+  // fundledger on the server, authenticated by `key` ("" for none).
+  ShellRun Remote(const std::string& key, const std::string& args) const {
+    std::string key_flag = key.empty() ? "" : " --key " + ShellQuote(key);
+    return Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --server " + server_->address() +
+                                " --server-ca tls.crt" + key_flag + " " + args);
+  }
+  ClientOptions Options(const std::string& key) const {
+    ClientOptions options;
+    options.server = server_->address();
+    options.ca_file = Path("tls.crt");
+    if (!key.empty()) options.key = LoadKey(key);
+    return options;
+  }
+  // The server's size and root, from `fundledger status` (a process of its own, so it may
+  // run while this thread holds a RawClient's event loop).
+  std::string RemoteRoot() const {
+    ShellRun status = Remote("", "status --json");
+    EXPECT_EQ(status.code, 0) << status.err;
+    json j = json::parse(status.out, nullptr, false);
+    if (j.is_discarded()) return "";
+    return j.value("rootHash", "") + "@" + std::to_string(j.value("size", 0));
+  }
+  // A new key registered by the admin (remotely) as a clerk of `unit`, holder `holder`.
+  std::string NewClerk(const std::string& name, const std::string& unit,
+                       const std::string& holder) {
+    ShellRun gen = Local("key gen --out " + ShellQuote(name));
+    EXPECT_EQ(gen.code, 0) << gen.err;
+    ShellRun reg =
+        Remote(admin_, "key register --public-key " + ShellQuote(name + ".pub") +
+                           " --role clerk --unit " + unit + " --holder " + ShellQuote(holder));
+    EXPECT_EQ(reg.code, 0) << reg.out << reg.err;
+    return Path(name);
+  }
+
+  static inline testutil::TempDir* template_ = nullptr;
+  static inline ShellRun* setup_ = new ShellRun();
+  std::unique_ptr<testutil::TempDir> dir_;
+  std::unique_ptr<ServerProcess> server_;
+  std::string keys_, admin_, auditor_, treasurer_;
+};
+
+// Every read command gives remotely the bytes it gives locally, with the same exit code.
+TEST_F(ServiceTest, RemoteReadsAreByteIdenticalToLocal) {
+  Start();
+  ShellRun apps = Local("log --json");
+  ASSERT_EQ(apps.code, 0) << apps.err;
+  std::string app_id, uscc;
+  for (const std::string& line : testutil::NonEmptyLines(apps.out)) {
+    json j = json::parse(line);
+    if (j.value("kind", "") == "PayoutDisbursed" && app_id.empty()) {
+      app_id = j["body"]["applicationId"].get<std::string>();
+    }
+    if (j.value("kind", "") == "ApplicationSubmitted" && uscc.empty()) {
+      uscc = j["body"]["recipientId"].get<std::string>();
+    }
+  }
+  ASSERT_FALSE(app_id.empty());
+  ASSERT_FALSE(uscc.empty());
+  const std::vector<std::string> commands = {
+      "log",
+      "log --json",
+      "show 5",
+      "show 7 --json",
+      "show 100000",
+      "key list",
+      "key list --json",
+      "query measure",
+      "query measure 2 --year 2025 --json",
+      "query recipient " + uscc,
+      "query unit",
+      "query district",
+      "query application " + app_id,
+      "query application " + app_id + " --as-of 40",
+      "history --application " + app_id,
+      "history --recipient " + uscc + " --json",
+      "quote " + app_id,
+      "prove inclusion --seq 9",
+      "prove consistency --from 10",
+      "export",
+      "export --format hledger",
+      "report execution --year 2025 --format csv --out exec",
+  };
+  for (const std::string& command : commands) {
+    SCOPED_TRACE(command);
+    ShellRun local = Local(command);
+    std::error_code ignored;
+    std::filesystem::rename(Path("exec"), Path("exec-local"), ignored);
+    ShellRun remote = Remote(auditor_, command);
+    EXPECT_EQ(remote.code, local.code) << remote.err;
+    EXPECT_EQ(remote.out, local.out);
+    if (local.code == 0) {
+      EXPECT_FALSE(local.out.empty());
+    } else {
+      EXPECT_EQ(remote.err, local.err);  // a refusal says the same thing
+    }
+  }
+  // The report's files are the same bytes too.
+  size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(Path("exec-local"))) {
+    std::string name = entry.path().filename().string();
+    EXPECT_EQ(testutil::ReadText(Path("exec/" + name)), testutil::ReadText(entry.path())) << name;
+    ++files;
+  }
+  EXPECT_GT(files, 0u);
+}
+
+// Writes from several clients at once, each signed by its own key on its own side; every
+// acknowledged entry is there, in one chain that audits clean after the server stops.
+TEST_F(ServiceTest, ConcurrentClientsWriteWithTheirOwnKeys) {
+  Start();
+  std::vector<std::string> clerks;
+  for (int i = 0; i < 4; ++i) {
+    clerks.push_back(NewClerk("clerk" + std::to_string(i) + ".pem", "SZ-STIB",
+                              "remote clerk " + std::to_string(i)));
+  }
+  auto before = Local("log --json");
+  size_t entries_before = testutil::NonEmptyLines(before.out).size();
+  std::string script;
+  for (int i = 0; i < 4; ++i) {
+    script += "(for n in 1 2 3 4 5; do " + ShellQuote(FUNDLEDGER_BINARY) + " --server " +
+              server_->address() + " --server-ca tls.crt --key " +
+              ShellQuote(clerks[static_cast<size_t>(i)]) + " recipient register --id $(cat uscc-" +
+              std::to_string(i) + "-$n) --name \"r " + std::to_string(i) +
+              " $n\" --kind enterprise --district futian"
+              " >> out-" +
+              std::to_string(i) + " 2>&1 || echo FAILED >> out-" + std::to_string(i) + "; done) & ";
+    for (int n = 1; n <= 5; ++n) {
+      testutil::WriteText(Path("uscc-" + std::to_string(i) + "-" + std::to_string(n)),
+                          testutil::Uscc(static_cast<uint32_t>(90000 + i * 10 + n)));
+    }
+  }
+  ShellRun all = Sh(dir_->path(), script + "wait");
+  ASSERT_EQ(all.code, 0) << all.err;
+  std::set<uint64_t> seqs;
+  for (int i = 0; i < 4; ++i) {
+    std::string out = testutil::ReadText(Path("out-" + std::to_string(i)));
+    EXPECT_THAT(out, ::testing::Not(HasSubstr("FAILED"))) << out;
+    std::smatch m;
+    std::string rest = out;
+    while (std::regex_search(rest, m, std::regex("as entry ([0-9]+)"))) {
+      seqs.insert(std::stoull(m[1].str()));
+      rest = m.suffix();
+    }
+  }
+  EXPECT_EQ(seqs.size(), 20u);
+  EXPECT_EQ(server_->Stop(), 0) << server_->Log();
+  ShellRun after = Local("log --json");
+  std::vector<std::string> lines = testutil::NonEmptyLines(after.out);
+  EXPECT_EQ(lines.size(), entries_before + 20);
+  for (uint64_t seq : seqs) {
+    json j = json::parse(lines.at(seq - 1));
+    EXPECT_EQ(j["kind"], "RecipientRegistered") << seq;
+  }
+  ShellRun audit = Local("audit");
+  EXPECT_EQ(audit.code, 0) << audit.out << audit.err;
+  EXPECT_THAT(audit.out, HasSubstr("result: clean"));
+}
+
+// A refusal by a rule is the same over the wire: exit 1, the same rule and message.
+TEST_F(ServiceTest, RuleRefusalKeepsItsCodeAndMessage) {
+  Start();
+  const std::string args = "budget allocate --measure 2 --year 2025 --amount 999999999999";
+  ShellRun remote = Remote(treasurer_, args + " --json");
+  ShellRun local_after = Local("--key " + ShellQuote(treasurer_) + " " + args + " --json");
+  // Run locally only after the server stopped (the writer lock is the server's).
+  EXPECT_EQ(server_->Stop(), 0);
+  ShellRun local = Local("--key " + ShellQuote(treasurer_) + " " + args + " --json");
+  EXPECT_EQ(local_after.code, 4);  // the server held the ledger
+  EXPECT_EQ(local.code, 1) << local.err;
+  EXPECT_EQ(remote.code, 1) << remote.err;
+  EXPECT_EQ(remote.out, local.out);
+  EXPECT_FALSE(json::parse(remote.out).value("rule", "").empty()) << remote.out;
+}
+
+// `append --file` over the wire is one batch: all of it at consecutive seqs, or nothing, with
+// the refusal naming the request as it does locally.
+TEST_F(ServiceTest, AppendFileBatchIsAllOrNothing) {
+  Start();
+  std::string clerk = NewClerk("batch.pem", "SZ-STIB", "batch clerk");
+  auto line = [](uint32_t n, const std::string& name) {
+    return R"({"kind":"RecipientRegistered","body":{"recipientId":")" + testutil::Uscc(n) +
+           R"(","name":")" + name + R"(","kind":"enterprise","district":"nanshan"}})" + "\n";
+  };
+  testutil::WriteText(Path("good.jsonl"), line(78001, "a") + line(78002, "b") + line(78003, "c"));
+  testutil::WriteText(Path("bad.jsonl"), line(78004, "d") + line(78005, "e") + line(78004, "f"));
+  ShellRun good = Remote(clerk, "append --file good.jsonl --json");
+  ASSERT_EQ(good.code, 0) << good.err;
+  std::vector<std::string> lines = testutil::NonEmptyLines(good.out);
+  ASSERT_EQ(lines.size(), 3u) << good.out;
+  uint64_t first = json::parse(lines[0]).value("seq", uint64_t{0});
+  EXPECT_EQ(json::parse(lines[2]).value("seq", uint64_t{0}), first + 2);
+  std::string root = RemoteRoot();
+  ShellRun bad = Remote(clerk, "append --file bad.jsonl");
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_EQ(RemoteRoot(), root);
+  EXPECT_EQ(server_->Stop(), 0);
+  ShellRun local = Local("--key " + ShellQuote(clerk) + " append --file bad.jsonl");
+  EXPECT_EQ(local.code, 1);
+  EXPECT_EQ(bad.err, local.err);
+  EXPECT_THAT(bad.err, HasSubstr("request 3"));
+}
+
+// An idempotent retry over the wire records once and says so.
+TEST_F(ServiceTest, IdempotentRetryOverTheWire) {
+  Start();
+  std::string clerk = NewClerk("idem.pem", "SZ-STIB", "idem clerk");
+  const std::string args = "--idempotency-key reg-1 recipient register --id " +
+                           testutil::Uscc(77001) +
+                           " --name once --kind enterprise "
+                           "--district futian";
+  ShellRun first = Remote(clerk, args);
+  ShellRun second = Remote(clerk, args);
+  ASSERT_EQ(first.code, 0) << first.err;
+  ASSERT_EQ(second.code, 0) << second.err;
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(first.out, m, std::regex("as entry ([0-9]+)")));
+  EXPECT_THAT(second.out, HasSubstr("already recorded"));
+  EXPECT_THAT(second.out, HasSubstr("entry " + m[1].str() + "\n"));
+  ShellRun conflict = Remote(clerk, std::regex_replace(args, std::regex("once"), "other"));
+  EXPECT_EQ(conflict.code, 1);
+  EXPECT_THAT(conflict.err, HasSubstr("idempotency.conflict"));
+}
+
+// A revoked key and an unregistered one can neither read nor write; nothing is written.
+TEST_F(ServiceTest, RevokedAndUnregisteredKeysAreRefused) {
+  Start();
+  std::string clerk = NewClerk("gone.pem", "SZ-STIB", "gone clerk");
+  ShellRun ok = Remote(clerk, "key list");
+  ASSERT_EQ(ok.code, 0) << ok.err;
+  ev::PrivateKey key = LoadKey(clerk);
+  ShellRun revoke = Remote(admin_, "key revoke " + ev::Hex(key.key_id()) + " --reason left");
+  ASSERT_EQ(revoke.code, 0) << revoke.err;
+  std::string root = RemoteRoot();
+  const std::string write = "recipient register --id " + testutil::Uscc(77002) +
+                            " --name x --kind enterprise --district futian";
+  ShellRun read = Remote(clerk, "key list");
+  ShellRun wrote = Remote(clerk, write);
+  EXPECT_EQ(read.code, 1);
+  EXPECT_THAT(read.err, HasSubstr("key.revoked"));
+  EXPECT_EQ(wrote.code, 1);
+  EXPECT_THAT(wrote.err, HasSubstr("key.revoked"));
+  ShellRun gen = Local("key gen --out stranger.pem");
+  ASSERT_EQ(gen.code, 0);
+  ShellRun stranger_read = Remote(Path("stranger.pem"), "log");
+  ShellRun stranger_write = Remote(Path("stranger.pem"), write);
+  EXPECT_EQ(stranger_read.code, 1);
+  EXPECT_THAT(stranger_read.err, HasSubstr("key.unknown"));
+  EXPECT_EQ(stranger_write.code, 1);
+  EXPECT_THAT(stranger_write.err, HasSubstr("key.unknown"));
+  ShellRun anonymous = Remote("", "log");
+  EXPECT_EQ(anonymous.code, 1);
+  EXPECT_THAT(anonymous.err, HasSubstr("access.anonymous"));
+  EXPECT_EQ(RemoteRoot(), root);
+}
+
+// A session opened before its key was revoked loses access at the revocation.
+TEST_F(ServiceTest, RevocationEndsAnOpenSession) {
+  Start();
+  std::string clerk = NewClerk("open.pem", "SZ-STIB", "open clerk");
+  auto ledger = ConnectLedger(Options(clerk));
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  ASSERT_TRUE((*ledger)->Read(1).ok());
+  ev::PrivateKey key = LoadKey(clerk);
+  ShellRun revoke = Remote(admin_, "key revoke " + ev::Hex(key.key_id()) + " --reason left");
+  ASSERT_EQ(revoke.code, 0) << revoke.err;
+  auto read = (*ledger)->Read(1);
+  ASSERT_FALSE(read.ok());
+  EXPECT_EQ(read.status().rule(), "key.revoked");
+}
+
+// With --public-reads a client without a key reads, but cannot write.
+TEST_F(ServiceTest, PublicReadsServeAnonymousReadsOnly) {
+  Start("--public-reads");
+  ShellRun local = Local("query measure");
+  ShellRun remote = Remote("", "query measure");
+  EXPECT_EQ(remote.code, 0) << remote.err;
+  EXPECT_EQ(remote.out, local.out);
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  RawClient raw(io, server_->port(), Path("tls.crt"));
+  auto anonymous = raw.service().anonymousRequest().send().wait(raw.ws());
+  ASSERT_FALSE(anonymous.hasError());
+  auto write = anonymous.getSession().writeRequest().send().wait(raw.ws());
+  ASSERT_TRUE(write.hasError());
+  EXPECT_THAT(std::string(write.getError().getMessage().cStr()), HasSubstr("cannot write"));
+}
+
+// The write's head moves between signing and commit: the client prepares and signs again at
+// the new head, and its entry lands after the other one.
+TEST_F(ServiceTest, HeadMovedWriteIsSignedAgain) {
+  Start();
+  std::string clerk = NewClerk("race.pem", "SZ-STIB", "racing clerk");
+  std::string other = NewClerk("other.pem", "SZ-STIB", "other clerk");
+  ClientOptions options = Options(clerk);
+  std::vector<int> attempts;
+  options.before_commit = [&](int attempt) {
+    attempts.push_back(attempt);
+    if (attempt > 0) return;
+    ShellRun moved = Remote(other, "recipient register --id " + testutil::Uscc(77010) +
+                                       " --name first --kind enterprise --district futian");
+    EXPECT_EQ(moved.code, 0) << moved.err;
+  };
+  auto ledger = ConnectLedger(std::move(options));
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  uint64_t head = (*ledger)->size();
+  ledger::AppendRequest request{RecipientBody(77011), "", {}};
+  ev::PrivateKey key = LoadKey(clerk);
+  auto results = (*ledger)->Append(key, std::span(&request, 1), 0, 0);
+  ASSERT_TRUE(results.ok()) << results.status().ToString();
+  EXPECT_EQ(attempts, (std::vector<int>{0, 1}));
+  EXPECT_EQ(results->front().seq, head + 2);
+  EXPECT_FALSE(results->front().replayed);
+  EXPECT_EQ((*ledger)->size(), head + 2);
+  auto stored = (*ledger)->Read(head + 2);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(stored->entry.signer, key.key_id());
+  EXPECT_THAT(server_->Log(), HasSubstr("retried: the head moved"));
+}
+
+// Two writers on the raw protocol: the one that commits second is told the head moved and
+// nothing of its batch is written.
+TEST_F(ServiceTest, StaleCommitWritesNothing) {
+  Start();
+  std::string clerk = NewClerk("stale.pem", "SZ-STIB", "stale clerk");
+  ev::PrivateKey key = LoadKey(clerk);
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  RawClient a(io, server_->port(), Path("tls.crt"));
+  RawClient b(io, server_->port(), Path("tls.crt"));
+  auto prepare_and_sign = [&](RawClient& c, sv::Writer::Client& writer, uint32_t n) {
+    auto prepare = writer.prepareRequest();
+    auto bytes = RequestBytes(RecipientBody(n));
+    prepare.initRequest().setEntry(capnp::Data::Reader(bytes.data(), bytes.size()));
+    auto prepared = prepare.send().wait(c.ws());
+    EXPECT_FALSE(prepared.hasError());
+    auto entry = prepared.getEntry();
+    ev::Signature sig = key.Sign(std::span<const uint8_t>(entry.begin(), entry.size()));
+    auto sign = writer.signRequest();
+    sign.setSignature(capnp::Data::Reader(sig.data(), sig.size()));
+    auto signed_reply = sign.send().wait(c.ws());
+    EXPECT_FALSE(signed_reply.hasError());
+  };
+  auto writer_a = a.Session(key).writeRequest().send().wait(a.ws()).getWriter();
+  auto writer_b = b.Session(key).writeRequest().send().wait(b.ws()).getWriter();
+  prepare_and_sign(a, writer_a, 77020);
+  prepare_and_sign(b, writer_b, 77021);
+  auto committed_b = writer_b.commitRequest().send().wait(b.ws());
+  ASSERT_FALSE(committed_b.hasError());
+  EXPECT_FALSE(committed_b.getHeadMoved());
+  std::string root = RemoteRoot();
+  auto committed_a = writer_a.commitRequest().send().wait(a.ws());
+  ASSERT_FALSE(committed_a.hasError());
+  EXPECT_TRUE(committed_a.getHeadMoved());
+  EXPECT_EQ(RemoteRoot(), root);
+}
+
+// Capabilities used out of order or with forged bytes are refused; the ledger is unchanged and
+// the server goes on serving.
+TEST_F(ServiceTest, WrongCapabilityUseIsRefusedWithoutHarm) {
+  Start();
+  std::string clerk = NewClerk("wrong.pem", "SZ-STIB", "wrong clerk");
+  ev::PrivateKey key = LoadKey(clerk);
+  std::string root = RemoteRoot();
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  RawClient c(io, server_->port(), Path("tls.crt"));
+  auto error_of = [](const auto& reply) {
+    return reply.hasError() ? std::string(reply.getError().getMessage().cStr()) : "";
+  };
+  // authenticate without hello; a signature by another key; a challenge answered twice.
+  auto early = c.service().authenticateRequest().send().wait(c.ws());
+  EXPECT_THAT(error_of(early), HasSubstr("before hello"));
+  auto hello = c.service().helloRequest();
+  ev::KeyId id = key.key_id();
+  hello.setKeyId(capnp::Data::Reader(id.data(), id.size()));
+  auto challenge = hello.send().wait(c.ws());
+  ev::PrivateKey stranger = *ev::PrivateKey::Generate();
+  auto text = challenge.getChallenge();
+  ev::Signature forged = stranger.Sign(std::span<const uint8_t>(text.begin(), text.size()));
+  auto auth = c.service().authenticateRequest();
+  auth.setSignature(capnp::Data::Reader(forged.data(), forged.size()));
+  auto refused = auth.send().wait(c.ws());
+  ASSERT_TRUE(refused.hasError());
+  EXPECT_EQ(std::string(refused.getError().getRule().cStr()), "key.signature");
+  ev::Signature right = key.Sign(std::span<const uint8_t>(text.begin(), text.size()));
+  auto again = c.service().authenticateRequest();
+  again.setSignature(capnp::Data::Reader(right.data(), right.size()));
+  EXPECT_THAT(error_of(again.send().wait(c.ws())), HasSubstr("before hello"));
+
+  // A call of the wrong interface on the bootstrap: refused by the RPC layer, and the
+  // connection goes on serving.
+  auto mistyped = c.service().castAs<sv::Session>().readRowRequest();
+  mistyped.setKey("head");
+  auto mistyped_failure = kj::runCatchingExceptions([&]() { mistyped.send().wait(c.ws()); });
+  EXPECT_TRUE(mistyped_failure != nullptr);
+
+  auto writer = c.Session(key).writeRequest().send().wait(c.ws()).getWriter();
+  // sign before prepare; garbage request bytes; commit with an unsigned entry; a signature over
+  // other bytes; a short signature.
+  ev::Signature sig{};
+  auto sign = writer.signRequest();
+  sign.setSignature(capnp::Data::Reader(sig.data(), sig.size()));
+  EXPECT_THAT(error_of(sign.send().wait(c.ws())), HasSubstr("no prepared entry"));
+  auto garbage = writer.prepareRequest();
+  const uint8_t junk[] = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  garbage.initRequest().setEntry(capnp::Data::Reader(junk, sizeof(junk)));
+  EXPECT_THAT(error_of(garbage.send().wait(c.ws())), ::testing::Not(::testing::IsEmpty()));
+  auto prepare = writer.prepareRequest();
+  auto bytes = RequestBytes(RecipientBody(77030));
+  prepare.initRequest().setEntry(capnp::Data::Reader(bytes.data(), bytes.size()));
+  auto prepared = prepare.send().wait(c.ws());
+  ASSERT_FALSE(prepared.hasError()) << error_of(prepared);
+  EXPECT_THAT(error_of(writer.commitRequest().send().wait(c.ws())), HasSubstr("not signed"));
+  auto entry = prepared.getEntry();
+  ev::Bytes altered(entry.begin(), entry.end());
+  altered.back() ^= 1;
+  ev::Signature wrong = key.Sign(altered);
+  auto sign_wrong = writer.signRequest();
+  sign_wrong.setSignature(capnp::Data::Reader(wrong.data(), wrong.size()));
+  EXPECT_THAT(error_of(sign_wrong.send().wait(c.ws())), HasSubstr("does not verify"));
+  auto sign_short = writer.signRequest();
+  sign_short.setSignature(capnp::Data::Reader(wrong.data(), 10));
+  EXPECT_THAT(error_of(sign_short.send().wait(c.ws())), HasSubstr("bytes"));
+  EXPECT_EQ(RemoteRoot(), root);
+  // A write committed once cannot be used again.
+  ev::Signature good = key.Sign(std::span<const uint8_t>(entry.begin(), entry.size()));
+  auto sign_good = writer.signRequest();
+  sign_good.setSignature(capnp::Data::Reader(good.data(), good.size()));
+  EXPECT_EQ(error_of(sign_good.send().wait(c.ws())), "");
+  EXPECT_EQ(error_of(writer.commitRequest().send().wait(c.ws())), "");
+  EXPECT_THAT(error_of(writer.commitRequest().send().wait(c.ws())), HasSubstr("committed"));
+  EXPECT_NE(RemoteRoot(), root);
+}
+
+// Bytes that are not the protocol: plain text instead of TLS, garbage and a truncated message
+// inside TLS, a message over --max-message-bytes. Each costs its sender the connection; the
+// ledger is unchanged and others are served.
+TEST_F(ServiceTest, BadMessagesAreRefusedWithoutHarm) {
+  Start("--max-message-bytes 1200000");
+  kj::AsyncIoContext io = kj::setupAsyncIo();
+  std::string root = RemoteRoot();
+  const std::string port = std::to_string(server_->port());
+  ShellRun plain = Sh(dir_->path(), "bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + port +
+                                        " && printf \"GET / HTTP/1.0\\r\\n\\r\\n\" >&3 && "
+                                        "timeout 5 cat <&3 > /dev/null; true'");
+  EXPECT_EQ(plain.code, 0) << plain.err;
+  const std::string s_client = "timeout 10 openssl s_client -quiet -connect 127.0.0.1:" + port +
+                               " -CAfile tls.crt -verify_return_error < ";
+  // Random bytes, then a segment table that promises 2^20 words and ends after 8 bytes.
+  ShellRun garbage = Sh(dir_->path(), "head -c 4096 /dev/urandom > garbage.bin && " + s_client +
+                                          "garbage.bin > /dev/null 2>&1; true");
+  EXPECT_EQ(garbage.code, 0);
+  ShellRun truncated =
+      Sh(dir_->path(), "printf '\\000\\000\\000\\000\\000\\000\\020\\000abcdefgh' > cut.bin && " +
+                           s_client + "cut.bin > /dev/null 2>&1; true");
+  EXPECT_EQ(truncated.code, 0);
+  {
+    // A readRow whose key alone is over the limit: the server drops the connection unread.
+    RawClient c(io, server_->port(), Path("tls.crt"));
+    auto session = c.Session(LoadKey(auditor_));
+    auto request = session.readRowRequest();
+    request.setKey(std::string(2 << 20, 'k'));
+    auto failure = kj::runCatchingExceptions([&]() { request.send().wait(c.ws()); });
+    EXPECT_TRUE(failure != nullptr);
+  }
+  EXPECT_EQ(RemoteRoot(), root);
+  ShellRun log = Remote(auditor_, "show 3");
+  EXPECT_EQ(log.code, 0) << log.err;
+  EXPECT_THAT(server_->Log(), HasSubstr("dropped"));
+  EXPECT_EQ(server_->Stop(), 0);
+  ShellRun audit = Local("audit");
+  EXPECT_EQ(audit.code, 0) << audit.out << audit.err;
+}
+
+// Over --rate a connection's calls are refused (kBusy, exit 4) until the next second.
+TEST_F(ServiceTest, RequestRateIsLimitedPerConnection) {
+  Start("--rate 5");
+  auto ledger = ConnectLedger(Options(auditor_));  // hello, authenticate, resident: 3 calls
+  ASSERT_TRUE(ledger.ok()) << ledger.status().ToString();
+  std::vector<Status> reads;
+  for (int i = 0; i < 4; ++i) reads.push_back((*ledger)->ReadRaw(1).status());
+  EXPECT_TRUE(reads[0].ok()) << reads[0].ToString();
+  EXPECT_TRUE(reads[1].ok()) << reads[1].ToString();
+  EXPECT_TRUE(reads[2].IsBusy()) << reads[2].ToString();
+  EXPECT_THAT(reads[2].message(), HasSubstr("--rate"));
+  // Another connection has its own allowance.
+  auto other = ConnectLedger(Options(auditor_));
+  ASSERT_TRUE(other.ok()) << other.status().ToString();
+  EXPECT_TRUE((*other)->ReadRaw(1).ok());
+}
+
+// Past --max-connections a new connection is closed at once; the client says so (exit 4).
+TEST_F(ServiceTest, ConnectionsAreLimited) {
+  Start("--max-connections 1");
+  auto first = ConnectLedger(Options(auditor_));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ShellRun second = Remote(auditor_, "log");
+  EXPECT_EQ(second.code, 4) << second.err;
+  EXPECT_THAT(second.err, HasSubstr("server localhost:"));
+  EXPECT_THAT(server_->Log(), HasSubstr("--max-connections"));
+  first->reset();
+  // The slot is free again once the first client has gone.
+  ShellRun third;
+  for (int i = 0; i < 50; ++i) {
+    third = Remote(auditor_, "show 1");
+    if (third.code == 0) break;
+  }
+  EXPECT_EQ(third.code, 0) << third.err;
+}
+
+// A connection that never starts its TLS handshake is closed after --handshake-timeout, so
+// silent sockets cannot hold every slot.
+TEST_F(ServiceTest, SilentConnectionsAreClosedAfterTheHandshakeTimeout) {
+  Start("--max-connections 1 --handshake-timeout 1");
+  const std::string port = std::to_string(server_->port());
+  // A socket that says nothing for 30 s, in the background, holding the only slot.
+  ShellRun hold = Sh(dir_->path(), "bash -c 'exec 3<>/dev/tcp/127.0.0.1/" + port +
+                                       " && sleep 30' > /dev/null 2>&1 & echo $!");
+  ASSERT_EQ(hold.code, 0);
+  // Until the server closes it (1 s), others are refused; then they are served.
+  ShellRun served;
+  for (int i = 0; i < 400; ++i) {
+    served = Remote(auditor_, "show 1");
+    if (served.code == 0) break;
+  }
+  EXPECT_EQ(served.code, 0) << served.err;
+  EXPECT_THAT(server_->Log(), HasSubstr("connection 1: dropped"));
+  Sh(dir_->path(), "kill " + testutil::NonEmptyLines(hold.out).at(0) + " 2>/dev/null; true");
+}
+
+// No server, a server whose certificate is not trusted, or commands that need the store:
+// clear errors with their exit codes.
+TEST_F(ServiceTest, EnvironmentErrorsNameTheServer) {
+  Start();
+  ShellRun untrusted =
+      Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --server " + server_->address() +
+                           " --key " + ShellQuote(auditor_) + " --server-ca " +
+                           ShellQuote(testutil::SourcePath("README.md")) + " log");
+  EXPECT_EQ(untrusted.code, 4) << untrusted.err;
+  ShellRun gen = Sh(dir_->path(),
+                    "openssl req -x509 -newkey ec -pkeyopt "
+                    "ec_paramgen_curve:P-256 -nodes -keyout other.key -out other.crt "
+                    "-days 2 -subj /CN=localhost 2>&1");
+  ASSERT_EQ(gen.code, 0) << gen.out;
+  ShellRun wrong_ca =
+      Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --server " + server_->address() +
+                           " --key " + ShellQuote(auditor_) + " --server-ca other.crt log");
+  EXPECT_EQ(wrong_ca.code, 4);
+  EXPECT_THAT(wrong_ca.err, HasSubstr("server " + server_->address()));
+  ShellRun audit = Remote(auditor_, "audit");
+  EXPECT_EQ(audit.code, 2) << audit.err;
+  EXPECT_THAT(audit.err, HasSubstr("not available with --server"));
+  ShellRun at = Remote(treasurer_,
+                       "--at 2025-12-31T13:00:00+08:00 budget allocate --measure 2 "
+                       "--year 2025 --amount 1");
+  EXPECT_EQ(at.code, 2);
+  EXPECT_THAT(at.err, HasSubstr("--at is not available with --server"));
+  int port = server_->port();
+  EXPECT_EQ(server_->Stop(), 0);
+  ShellRun gone = Sh(dir_->path(),
+                     ShellQuote(FUNDLEDGER_BINARY) + " --server localhost:" + std::to_string(port) +
+                         " --server-ca tls.crt --key " + ShellQuote(auditor_) + " log");
+  EXPECT_EQ(gone.code, 4);
+  EXPECT_THAT(gone.err, HasSubstr("server localhost:" + std::to_string(port)));
+}
+
+// SIGTERM stops the server with exit 0 and a ledger that audits clean with the root it served.
+TEST_F(ServiceTest, SigtermExitsZeroWithACleanLedger) {
+  Start();
+  std::string clerk = NewClerk("last.pem", "SZ-STIB", "last clerk");
+  ShellRun wrote = Remote(clerk, "recipient register --id " + testutil::Uscc(77040) +
+                                     " --name last --kind enterprise --district futian");
+  ASSERT_EQ(wrote.code, 0) << wrote.err;
+  auto status = QueryStatus(Options(""));
+  ASSERT_TRUE(status.ok());
+  EXPECT_GE(status->clients, 1u);
+  std::string root = RemoteRoot();
+  EXPECT_EQ(server_->Stop(), 0) << server_->Log();
+  EXPECT_THAT(server_->Log(), HasSubstr("stopping"));
+  ShellRun audit = Local("audit");
+  EXPECT_EQ(audit.code, 0) << audit.out << audit.err;
+  EXPECT_THAT(audit.out, HasSubstr("result: clean"));
+  // Started again, it serves the same ledger: nothing acknowledged was lost.
+  Start();
+  EXPECT_EQ(RemoteRoot(), root);
+}
+
+}  // namespace
+}  // namespace fundledger::service

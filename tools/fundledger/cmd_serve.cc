@@ -1,0 +1,115 @@
+// serve (the ledger as a service, docs/SERVICE.md) and status (what a server reports).
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <memory>
+
+#include "events/text.h"
+#include "tools/fundledger/context.h"
+#include "tools/service/service.h"
+
+namespace fundledger::tools {
+namespace {
+
+namespace ev = ::fundledger::events;
+
+struct ServeFlags {
+  std::string listen, cert, key;
+  bool public_reads = false;
+  uint64_t connections_max = service::kDefaultConnectionsMax;
+  uint64_t message_bytes_max = service::kDefaultMessageBytesMax;
+  uint64_t rate = service::kDefaultRequestsPerSecond;
+  uint64_t handshake_seconds = service::kDefaultHandshakeSeconds;
+};
+
+Status Serve(const Context& ctx, const ServeFlags& flags) {
+  if (!ctx.Server().empty()) return Status::InvalidArgument("serve takes --ledger, not --server");
+  LEDGER_ASSIGN_OR_RETURN(std::string dir, ctx.LedgerDir());
+  // A check of --at / FUNDLEDGER_NOW before anything is opened; the clock reads it per write.
+  LEDGER_RETURN_IF_ERROR(ctx.Now().status());
+  service::ServeOptions options;
+  options.ledger_dir = dir;
+  options.listen = flags.listen;
+  options.cert_file = flags.cert;
+  options.key_file = flags.key;
+  options.public_reads = flags.public_reads;
+  options.connections_max = static_cast<uint32_t>(flags.connections_max);
+  options.message_bytes_max = flags.message_bytes_max;
+  options.requests_per_second = static_cast<uint32_t>(flags.rate);
+  options.handshake_seconds = static_cast<uint32_t>(flags.handshake_seconds);
+  // The writer's clock: the system's, or FUNDLEDGER_NOW / --at (a fixed time, for tests and
+  // demonstrations). Now() was checked above, so it cannot fail here.
+  options.clock = [&ctx]() {
+    Result<int64_t> now = ctx.Now();
+    return now.ok() ? *now : SystemClockMs();
+  };
+  options.on_listening = [](const std::string& bound) {
+    // One line on stdout, so a script (or a test) that asked for port 0 learns the port.
+    std::cout << "listening on " << bound << std::endl;
+  };
+  // The service logs every connection, write and refusal (-v or not).
+  if (spdlog::get_level() > spdlog::level::info) spdlog::set_level(spdlog::level::info);
+  return service::Serve(options);
+}
+
+Status ServerStatus(const Context& ctx) {
+  service::ClientOptions options;
+  options.server = ctx.Server();
+  options.ca_file = ctx.server_ca;
+  if (options.server.empty()) return Status::InvalidArgument("status needs --server HOST:PORT");
+  LEDGER_ASSIGN_OR_RETURN(service::ServerStatus status, service::QueryStatus(std::move(options)));
+  if (ctx.json) {
+    PrintJson({{"origin", status.origin},
+               {"size", status.size},
+               {"rootHash", ev::Hex(status.root)},
+               {"uptimeMs", status.uptime_ms},
+               {"clients", status.clients},
+               {"publicReads", status.public_reads}});
+  } else {
+    std::cout << status.origin << "\nsize " << status.size << "\nroot " << ev::Hex(status.root)
+              << "\nuptime " << status.uptime_ms / 1000 << " s\nclients " << status.clients
+              << (status.public_reads ? "\nreads public" : "") << "\n";
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+// Registered after every other command (main.cc), so it can mark those that need the store.
+void AddServiceCommands(CLI::App& app, Context& ctx, Action* run) {
+  auto flags = std::make_shared<ServeFlags>();
+  CLI::App* serve = app.add_subcommand(
+      "serve", "serve the ledger at --ledger over TLS: the one writer, clients sign their entries");
+  serve->add_option("--listen", flags->listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->required();
+  serve->add_option("--tls-cert", flags->cert, "PEM certificate chain of the server")->required();
+  serve->add_option("--tls-key", flags->key, "PEM private key of the certificate")->required();
+  serve->add_flag("--public-reads", flags->public_reads, "serve reads without authentication");
+  serve->add_option("--max-connections", flags->connections_max, "connections open at once")
+      ->transform(DecimalIn(1, 100'000));
+  serve
+      ->add_option("--max-message-bytes", flags->message_bytes_max,
+                   "largest message read from a client")
+      ->transform(DecimalIn(service::kMessageBytesMin, uint64_t{1} << 30));
+  serve->add_option("--rate", flags->rate, "requests per second per connection")
+      ->transform(DecimalIn(1, 1'000'000));
+  serve
+      ->add_option("--handshake-timeout", flags->handshake_seconds,
+                   "seconds a new connection has to finish its TLS handshake")
+      ->transform(DecimalIn(1, 3600));
+  serve->callback([&ctx, run, flags]() { *run = [&ctx, flags]() { return Serve(ctx, *flags); }; });
+
+  CLI::App* status = app.add_subcommand("status", "what the server at --server reports");
+  status->callback([&ctx, run]() { *run = [&ctx]() { return ServerStatus(ctx); }; });
+
+  // Commands that replay the store on several threads say so with --server (their own
+  // callbacks are left as they are: this runs when their parsing completes, before them).
+  for (CLI::App* command : app.get_subcommands({})) {
+    for (const char* name : {"audit", "verify"}) {
+      if (command->get_name() != name) continue;
+      command->parse_complete_callback([&ctx, name]() { ctx.local_only_command = name; });
+    }
+  }
+}
+
+}  // namespace fundledger::tools

@@ -1,0 +1,92 @@
+// fundledger as a service (DESIGN.md §9, docs/SERVICE.md): `Serve` runs the one writer behind
+// Cap'n Proto RPC over TLS; `ConnectLedger` is a ledger::Ledger whose reads and writes go to
+// such a server, so every command works remotely unchanged. Keys never leave their holders:
+// the server prepares each entry, the client signs it. No Cap'n Proto or kj type appears here.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "events/crypto.h"
+#include "events/status.h"
+#include "ledger/ledger.h"
+
+namespace fundledger::service {
+
+// Rows, seqs or entries one paged call returns at most, and the bytes of entries one readRange
+// page carries at most (one entry is always carried; events::kEntryBytesMax bounds it).
+inline constexpr uint32_t kPageItemsMax = 1000;
+inline constexpr size_t kPageBytesMax = 4 << 20;
+// A write whose head moved under it is prepared and signed again at most this many times.
+inline constexpr int kWriteAttemptsMax = 8;
+// What a client accepts in one message from the server: a full page plus framing.
+inline constexpr uint64_t kClientMessageBytesMax = 64 << 20;
+// Defaults of the server's limits (ServeOptions).
+inline constexpr uint32_t kDefaultConnectionsMax = 64;
+inline constexpr uint64_t kDefaultMessageBytesMax = 4 << 20;
+inline constexpr uint32_t kDefaultRequestsPerSecond = 200;
+// A connection that has not finished its TLS handshake by then is closed, so silent sockets
+// cannot hold every connection slot.
+inline constexpr uint32_t kDefaultHandshakeSeconds = 10;
+// A submitted message may not be smaller than an entry of the largest size plus framing.
+inline constexpr uint64_t kMessageBytesMin = (1 << 20) + (64 << 10);
+
+struct ClientOptions {
+  std::string server;   // "HOST:PORT"
+  std::string ca_file;  // PEM certificate(s) to trust; empty: the system trust store
+  // Signs the server's challenge so reads are allowed (and must sign a write's entries).
+  // nullopt: an anonymous session, which only a --public-reads server grants.
+  std::optional<events::PrivateKey> key;
+  // Test hook: called before each commit of a write with the attempt number (0-based), so a
+  // test can move the head in between. Default: none.
+  std::function<void(int attempt)> before_commit;
+};
+
+// Connects, authenticates and loads the head, keys and policies (as Ledger::Open does), so
+// `view()` answers lookups by reading rows from the server when first asked.
+// kIOError naming the server if it cannot be reached, TLS fails or the connection drops;
+// the server's refusal (unregistered or revoked key, no anonymous reads) keeps its code.
+// Methods that need the store itself (audit's, Rebuild, FinishImport, AppendSigned,
+// StoreCheckpoint) answer kInvalidArgument "… is not available with --server".
+// Append runs the two-phase write: recordedAt is the server's clock (`at_ms` is not used;
+// the CLI refuses --at with --server), and `now_ms` is not used either.
+// Thread safety: one thread; one connected ledger per thread at a time.
+Result<std::unique_ptr<ledger::Ledger>> ConnectLedger(ClientOptions options);
+
+// The server's answer to `status`, for `fundledger status --server`.
+struct ServerStatus {
+  std::string origin;  // "fundledger/<ledger id hex>"
+  uint64_t size = 0;
+  events::Hash root{};
+  int64_t uptime_ms = 0;
+  uint32_t clients = 0;
+  bool public_reads = false;
+};
+Result<ServerStatus> QueryStatus(const ClientOptions& options);
+
+struct ServeOptions {
+  std::string ledger_dir;
+  std::string listen;         // "HOST:PORT"; port 0 picks a free one (see on_listening)
+  std::string cert_file;      // PEM certificate chain of the server
+  std::string key_file;       // PEM private key of the certificate
+  bool public_reads = false;  // reads without authentication. Default: false.
+  uint32_t connections_max = kDefaultConnectionsMax;  // more are closed at once
+  // Largest message read from a client; a larger one drops its connection, unread.
+  uint64_t message_bytes_max = kDefaultMessageBytesMax;
+  uint32_t requests_per_second = kDefaultRequestsPerSecond;  // per connection; more: kBusy
+  uint32_t handshake_seconds = kDefaultHandshakeSeconds;  // then an unfinished TLS handshake ends
+  // The server's clock (UTC ms): what dates every entry. Required.
+  std::function<int64_t()> clock;
+  // Called once with the bound "HOST:PORT" when the server accepts connections.
+  std::function<void(const std::string&)> on_listening;
+};
+
+// Opens the ledger as its one writer and serves it until SIGTERM or SIGINT, which let the
+// call in flight finish and then return Ok. kIOError/kBusy opening the ledger, reading the
+// certificate or key, or binding the address; kInvalidArgument for a bad option.
+Status Serve(const ServeOptions& options);
+
+}  // namespace fundledger::service
