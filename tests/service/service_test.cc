@@ -69,7 +69,8 @@ std::string KeyFile(const std::string& dir, const std::string& prefix) {
 // A `fundledger serve` child process; stopped with SIGTERM when destroyed.
 class ServerProcess {
  public:
-  ServerProcess(const std::string& dir, const std::string& flags) {
+  ServerProcess(const std::string& dir, const std::string& flags,
+                const std::string& ledger = "ledger") {
     int out[2];
     EXPECT_EQ(::pipe(out), 0);
     log_ = dir + "/serve-" + std::to_string(++count_) + ".log";
@@ -81,8 +82,9 @@ class ServerProcess {
       ::close(out[0]);
       ::setenv("FUNDLEDGER_NOW", kNow, 1);
       if (::chdir(dir.c_str()) != 0) ::_exit(99);
-      std::string command = std::string("exec ") + ShellQuote(FUNDLEDGER_BINARY) +
-                            " --ledger ledger serve --listen 127.0.0.1:0 --tls-cert tls.crt "
+      std::string command = std::string("exec ") + ShellQuote(FUNDLEDGER_BINARY) + " --ledger " +
+                            ShellQuote(ledger) +
+                            " serve --listen 127.0.0.1:0 --tls-cert tls.crt "
                             "--tls-key tls.key " +
                             flags;
       ::execl("/bin/sh", "sh", "-c", command.c_str(), static_cast<char*>(nullptr));
@@ -111,6 +113,13 @@ class ServerProcess {
     int status = 0;
     ::waitpid(pid_, &status, 0);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+  // SIGKILL: no chance to finish anything.
+  void Kill() {
+    stopped_ = true;
+    ::kill(pid_, SIGKILL);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
   }
   int port() const { return port_; }
   std::string address() const { return "localhost:" + std::to_string(port_); }
@@ -270,6 +279,11 @@ class ServiceTest : public ::testing::Test {
   void Start(const std::string& flags = "") {
     server_ = std::make_unique<ServerProcess>(dir_->path(), flags);
     ASSERT_GT(server_->port(), 0);
+  }
+  // fundledger with --server `server` (any command; `--ledger` names a local directory).
+  ShellRun Against(const ServerProcess& server, const std::string& args) const {
+    return Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --server " + server.address() +
+                                " --server-ca tls.crt " + args);
   }
 
   // fundledger on the local ledger directory (a reader beside the server, or after it).
@@ -859,6 +873,112 @@ TEST_F(ServiceTest, SigtermExitsZeroWithACleanLedger) {
   // Started again, it serves the same ledger: nothing acknowledged was lost.
   Start();
   EXPECT_EQ(RemoteRoot(), root);
+}
+
+// A mirror follows the service over the wire, verifying every entry as import does, and ends
+// with the service's root; its copy audits clean. A second service started from the same
+// export that then wrote another entry is a fork: the mirror refuses it (exit 3) and keeps its
+// copy as it was.
+TEST_F(ServiceTest, MirrorFollowsTheServiceAndRefusesAForkedOne) {
+  ShellRun exported = Local("export --out copy.jsonl");
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  ShellRun imported = Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) +
+                                           " --ledger forked import copy.jsonl");
+  ASSERT_EQ(imported.code, 0) << imported.err;
+  Start();
+  ServerProcess forked(dir_->path(), "", "forked");
+  ASSERT_GT(forked.port(), 0);
+  std::string clerk = NewClerk("mirror-clerk.pem", "SZ-STIB", "mirror clerk");
+  ShellRun wrote = Remote(clerk, "recipient register --id " + testutil::Uscc(88001) +
+                                     " --name mirrored --kind enterprise --district futian");
+  ASSERT_EQ(wrote.code, 0) << wrote.err;
+  // The fork: the same history up to the export, then another entry.
+  ShellRun other = Against(forked, "--key " + ShellQuote(admin_) +
+                                       " key register --public-key mirror-clerk.pem.pub --role "
+                                       "clerk --unit SZ-STIB --holder 'forked clerk'");
+  ASSERT_EQ(other.code, 0) << other.err;
+
+  ShellRun mirror = Against(*server_, "--key " + ShellQuote(auditor_) +
+                                          " --ledger mirror mirror --once");
+  ASSERT_EQ(mirror.code, 0) << mirror.out << mirror.err;
+  EXPECT_THAT(mirror.out, HasSubstr("all verified"));
+  ShellRun audit = Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --ledger mirror --json verify");
+  ASSERT_EQ(audit.code, 0) << audit.err;
+  json verified = json::parse(audit.out);
+  EXPECT_EQ(verified.value("rootHash", "") + "@" + std::to_string(verified.value("entries", 0)),
+            RemoteRoot());
+  ShellRun full = Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --ledger mirror audit");
+  EXPECT_EQ(full.code, 0) << full.out << full.err;
+  EXPECT_THAT(full.out, HasSubstr("result: clean"));
+
+  ShellRun fork = Against(forked, "--key " + ShellQuote(auditor_) + " --ledger mirror mirror --once");
+  EXPECT_EQ(fork.code, 3) << fork.out << fork.err;
+  EXPECT_THAT(fork.err, HasSubstr("fork"));
+  ShellRun after = Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --ledger mirror --json verify");
+  EXPECT_EQ(json::parse(after.out).value("rootHash", ""), verified.value("rootHash", ""));
+}
+
+// The service killed (SIGKILL) while several clients write: every write a client saw
+// acknowledged is in the ledger, which audits clean, and the service starts again on it.
+TEST_F(ServiceTest, SigkillDuringWritesLosesNoAcknowledgedEntry) {
+  Start();
+  std::vector<std::string> clerks;
+  for (int i = 0; i < 3; ++i) {
+    clerks.push_back(NewClerk("kill" + std::to_string(i) + ".pem", "SZ-STIB",
+                              "kill clerk " + std::to_string(i)));
+  }
+  // Each client writes until the server is gone, noting "<id> <output>" per write.
+  std::string script;
+  for (int i = 0; i < 3; ++i) {
+    script += "(n=0; while [ $n -lt 200 ]; do n=$((n+1)); id=$(sed -n ${n}p ids-" +
+              std::to_string(i) + "); " + ShellQuote(FUNDLEDGER_BINARY) + " --server " +
+              server_->address() + " --server-ca tls.crt --key " +
+              ShellQuote(clerks[static_cast<size_t>(i)]) +
+              " recipient register --id $id --name \"k $id\" --kind enterprise "
+              "--district futian > one-" + std::to_string(i) + " 2>&1 || break; "
+              "echo \"$id $(cat one-" + std::to_string(i) + ")\" >> acked-" +
+              std::to_string(i) + "; done) & ";
+    std::string ids;
+    for (uint32_t n = 1; n <= 200; ++n) ids += testutil::Uscc(60000 + static_cast<uint32_t>(i) * 1000 + n) + "\n";
+    testutil::WriteText(Path("ids-" + std::to_string(i)), ids);
+  }
+  pid_t writers = ::fork();
+  if (writers == 0) {
+    ShellRun all = Sh(dir_->path(), script + "wait");
+    ::_exit(all.code);
+  }
+  // Let some writes through, then kill the server in the middle of others.
+  for (int i = 0; i < 200; ++i) {
+    ::usleep(50'000);
+    std::string acked = testutil::ReadText(Path("acked-0")) + testutil::ReadText(Path("acked-1"));
+    if (testutil::NonEmptyLines(acked).size() >= 6) break;
+  }
+  server_->Kill();
+  int status = 0;
+  ::waitpid(writers, &status, 0);
+  std::map<std::string, uint64_t> acked;  // recipient id -> seq the client was told
+  for (int i = 0; i < 3; ++i) {
+    for (const std::string& line : testutil::NonEmptyLines(testutil::ReadText(Path("acked-" + std::to_string(i))))) {
+      std::smatch m;
+      if (std::regex_search(line, m, std::regex("^([0-9A-Z]+) .*as entry ([0-9]+)"))) {
+        acked[m[1].str()] = std::stoull(m[2].str());
+      }
+    }
+  }
+  ASSERT_GE(acked.size(), 6u);
+  ShellRun log = Local("log --json");
+  ASSERT_EQ(log.code, 0) << log.err;
+  std::vector<std::string> lines = testutil::NonEmptyLines(log.out);
+  for (const auto& [id, seq] : acked) {
+    ASSERT_LE(seq, lines.size()) << id << " acknowledged as entry " << seq << " is gone";
+    json j = json::parse(lines[seq - 1]);
+    EXPECT_EQ(j["body"].value("recipientId", ""), id) << "entry " << seq;
+  }
+  ShellRun audit = Local("audit");
+  EXPECT_EQ(audit.code, 0) << audit.out << audit.err;
+  EXPECT_THAT(audit.out, HasSubstr("result: clean"));
+  Start();
+  EXPECT_EQ(RemoteRoot().substr(RemoteRoot().find('@') + 1), std::to_string(lines.size()));
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// `fundledger mirror`: a copy of a ledger that follows it, verifying every entry exactly as
+// `fundledger mirror`: a copy of a ledger (a service's, or a directory's) that follows it, verifying every entry exactly as
 // import does (ledger::Follow), committing in groups, resuming where it stopped, and refusing a
 // source whose history is not the one it has verified (a fork).
 #include <signal.h>
@@ -24,9 +24,11 @@ struct MirrorArgs {
   uint64_t interval_secs = 2;
 };
 
-// The source as a reader (a RocksDB secondary: safe beside its running writer), opened anew for
-// every round so that it shows the writer's latest synced entries.
-Result<std::unique_ptr<ledger::Ledger>> OpenSource(const MirrorArgs& args) {
+// The source, opened anew for every round so that it shows its latest entries: a service
+// (--server; authenticated by --key unless it serves public reads), or a ledger directory as a
+// reader (a RocksDB secondary: safe beside its running writer).
+Result<std::unique_ptr<ledger::Ledger>> OpenSource(const Context& ctx, const MirrorArgs& args) {
+  if (!ctx.Server().empty()) return ctx.OpenRemote(/*writer=*/false);
   auto source = ledger::Ledger::Open(args.from_ledger, ledger::OpenMode::kReader);
   if (!source.ok()) return source.status().WithPrefix("the source " + args.from_ledger);
   return source;
@@ -34,12 +36,17 @@ Result<std::unique_ptr<ledger::Ledger>> OpenSource(const MirrorArgs& args) {
 
 Status MirrorCommand(const Context& ctx, const MirrorArgs& args) {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, ctx.LedgerDir());
-  if (std::filesystem::weakly_canonical(dir) ==
-      std::filesystem::weakly_canonical(args.from_ledger)) {
+  const bool remote = !ctx.Server().empty();
+  if (remote == !args.from_ledger.empty()) {
+    return Status::InvalidArgument("mirror follows either --server HOST:PORT or --from-ledger DIR");
+  }
+  if (!remote && std::filesystem::weakly_canonical(dir) ==
+                     std::filesystem::weakly_canonical(args.from_ledger)) {
     return Status::InvalidArgument("--ledger and --from-ledger name the same directory");
   }
+  const std::string source_name = remote ? ctx.Server() : args.from_ledger;
   // The source is checked before the mirror's directory is made.
-  LEDGER_ASSIGN_OR_RETURN(auto source, OpenSource(args));
+  LEDGER_ASSIGN_OR_RETURN(auto source, OpenSource(ctx, args));
   LEDGER_ASSIGN_OR_RETURN(ImportTarget target, OpenImportTarget(dir));
   if (!args.once) {
     struct sigaction action {};
@@ -77,7 +84,7 @@ Status MirrorCommand(const Context& ctx, const MirrorArgs& args) {
     }
     if (target.ledger->size() == 0) {
       target.Discard();
-      return Status::InvalidArgument("the source " + args.from_ledger + " holds no entries");
+      return Status::InvalidArgument("the source " + source_name + " holds no entries");
     }
     if (args.once || stop()) return Status::Ok();
     source.reset();
@@ -85,7 +92,7 @@ Status MirrorCommand(const Context& ctx, const MirrorArgs& args) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     if (stop()) return Status::Ok();
-    LEDGER_ASSIGN_OR_RETURN(source, OpenSource(args));
+    LEDGER_ASSIGN_OR_RETURN(source, OpenSource(ctx, args));
   }
 }
 
@@ -95,9 +102,10 @@ void AddMirrorCommand(CLI::App& app, Context& ctx, Action* run) {
   static MirrorArgs args;
   auto* mirror = app.add_subcommand(
       "mirror",
-      "follow another ledger into --ledger, verifying every entry as import does; refuses a fork");
-  mirror->add_option("--from-ledger", args.from_ledger, "the ledger to follow (its directory)")
-      ->required();
+      "follow a service (--server) or another ledger into --ledger, verifying every entry as "
+      "import does; refuses a fork");
+  mirror->add_option("--from-ledger", args.from_ledger,
+                     "the ledger directory to follow (instead of --server)");
   mirror->add_flag("--once", args.once, "catch up once and exit (default: follow until stopped)");
   mirror->add_option("--interval", args.interval_secs, "seconds between catch-ups (default 2)")
       ->transform(DecimalIn(1, 3600));
