@@ -981,5 +981,41 @@ TEST_F(ServiceTest, SigkillDuringWritesLosesNoAcknowledgedEntry) {
   EXPECT_EQ(RemoteRoot().substr(RemoteRoot().find('@') + 1), std::to_string(lines.size()));
 }
 
+// A mirror's copy served read-only beside the mirror that writes it: reads give the copy's
+// root, writes are refused (exit 2) and change nothing, and entries the mirror adds later are
+// served after the service reopens its copy.
+TEST_F(ServiceTest, MirrorCopyIsServedReadOnlyAndShowsWhatTheMirrorAdds) {
+  Start();
+  ShellRun first = Against(*server_, "--key " + ShellQuote(auditor_) + " --ledger mirror mirror --once");
+  ASSERT_EQ(first.code, 0) << first.err;
+  ServerProcess copy(dir_->path(), "--read-only", "mirror");
+  ASSERT_GT(copy.port(), 0);
+  auto root_of = [&](const ServerProcess& server) {
+    ShellRun status = Against(server, "--key " + ShellQuote(auditor_) + " status --json");
+    EXPECT_EQ(status.code, 0) << status.err;
+    json j = json::parse(status.out, nullptr, false);
+    return j.is_discarded() ? std::string() : j.value("rootHash", "") + "@" + std::to_string(j.value("size", 0));
+  };
+  EXPECT_EQ(root_of(copy), RemoteRoot());
+  const std::string before = root_of(copy);
+  ShellRun refused = Against(copy, "--key " + ShellQuote(admin_) +
+                                       " recipient register --id " + testutil::Uscc(88100) +
+                                       " --name refused --kind enterprise --district futian");
+  EXPECT_EQ(refused.code, 2) << refused.err;
+  EXPECT_THAT(refused.err, HasSubstr("write to the service it follows"));
+  EXPECT_EQ(root_of(copy), before);
+  // The service grows; the mirror follows; the read-only service shows it after a reopen.
+  std::string clerk = NewClerk("grow.pem", "SZ-STIB", "grow clerk");
+  ShellRun more = Against(*server_, "--key " + ShellQuote(auditor_) + " --ledger mirror mirror --once");
+  ASSERT_EQ(more.code, 0) << more.err;
+  std::string seen;
+  for (int i = 0; i < 50 && seen != RemoteRoot(); ++i) {
+    ::usleep(100'000);
+    seen = root_of(copy);
+  }
+  EXPECT_EQ(seen, RemoteRoot());
+  EXPECT_EQ(copy.Stop(), 0) << copy.Log();
+}
+
 }  // namespace
 }  // namespace fundledger::service

@@ -16,6 +16,7 @@ namespace ev = ::fundledger::events;
 struct ServeFlags {
   std::string listen, cert, key;
   bool public_reads = false;
+  bool read_only = false;
   uint64_t connections_max = service::kDefaultConnectionsMax;
   uint64_t message_bytes_max = service::kDefaultMessageBytesMax;
   uint64_t rate = service::kDefaultRequestsPerSecond;
@@ -33,6 +34,7 @@ Status Serve(const Context& ctx, const ServeFlags& flags) {
   options.cert_file = flags.cert;
   options.key_file = flags.key;
   options.public_reads = flags.public_reads;
+  options.read_only = flags.read_only;
   options.connections_max = static_cast<uint32_t>(flags.connections_max);
   options.message_bytes_max = flags.message_bytes_max;
   options.requests_per_second = static_cast<uint32_t>(flags.rate);
@@ -85,6 +87,8 @@ void AddServiceCommands(CLI::App& app, Context& ctx, Action* run) {
   serve->add_option("--tls-cert", flags->cert, "PEM certificate chain of the server")->required();
   serve->add_option("--tls-key", flags->key, "PEM private key of the certificate")->required();
   serve->add_flag("--public-reads", flags->public_reads, "serve reads without authentication");
+  serve->add_flag("--read-only", flags->read_only,
+                  "serve a ledger another process writes (a mirror's copy): reads only");
   serve->add_option("--max-connections", flags->connections_max, "connections open at once")
       ->transform(DecimalIn(1, 100'000));
   serve

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -346,6 +347,11 @@ class SessionImpl final : public sv::Session::Server {
     if (s.ok() && !key_) {
       s = Status::InvalidArgument("an anonymous session cannot write: authenticate with a key");
     }
+    if (s.ok() && shared_.options->read_only) {
+      s = Status::InvalidArgument(
+          "this service is read-only (a copy another process writes): write to the service it "
+          "follows");
+    }
     if (s.ok()) results.setWriter(kj::heap<WriterImpl>(shared_, peer_, *key_));
     return Done("write", s, results);
   }
@@ -661,8 +667,9 @@ Status Serve(const ServeOptions& options) {
   // threads (which inherit the mask): a thread that did not block them would die of them.
   kj::UnixEventPort::captureSignal(SIGTERM);
   kj::UnixEventPort::captureSignal(SIGINT);
-  LEDGER_ASSIGN_OR_RETURN(auto ledger,
-                          ledger::Ledger::Open(options.ledger_dir, ledger::OpenMode::kWriter));
+  const ledger::OpenMode mode =
+      options.read_only ? ledger::OpenMode::kReader : ledger::OpenMode::kWriter;
+  LEDGER_ASSIGN_OR_RETURN(auto ledger, ledger::Ledger::Open(options.ledger_dir, mode));
   Shared shared;
   shared.ledger = ledger.get();
   shared.options = &options;
@@ -691,14 +698,38 @@ Status Serve(const ServeOptions& options) {
     std::string bound = options.listen.substr(0, options.listen.rfind(':')) + ":" +
                         std::to_string(receiver->getPort());
     Listener listener(shared, tls);
-    spdlog::info("serving {} ({} entries) on {}{}", ledger->Origin(), ledger->size(), bound,
-                 options.public_reads ? ", reads public" : "");
+    spdlog::info("serving {} ({} entries) on {}{}{}", ledger->Origin(), ledger->size(), bound,
+                 options.public_reads ? ", reads public" : "",
+                 options.read_only ? ", read-only" : "");
     if (options.on_listening) options.on_listening(bound);
     auto stop =
         io.unixEventPort.onSignal(SIGTERM)
             .exclusiveJoin(io.unixEventPort.onSignal(SIGINT))
             .then([](siginfo_t info) { spdlog::info("signal {}: stopping", info.si_signo); });
-    listener.AcceptLoop(*receiver).exclusiveJoin(kj::mv(stop)).wait(io.waitScope);
+    // A read-only service reopens its ledger between calls to show what its writer added; a
+    // paged read that spans a reopen may see the newer ledger on its later pages.
+    std::function<kj::Promise<void>()> refresh = [&]() -> kj::Promise<void> {
+      return io.provider->getTimer()
+          .afterDelay(kReadOnlyRefreshMs * kj::MILLISECONDS)
+          .then([&]() {
+            auto fresh = ledger::Ledger::Open(options.ledger_dir, ledger::OpenMode::kReader);
+            if (!fresh.ok()) {
+              spdlog::warn("reopening {}: {}", options.ledger_dir, fresh.status().ToString());
+            } else {
+              if ((*fresh)->size() != ledger->size()) {
+                spdlog::info("now {} entries", (*fresh)->size());
+              }
+              ledger = std::move(*fresh);
+              shared.ledger = ledger.get();
+            }
+            return refresh();
+          });
+    };
+    kj::Promise<void> refreshing = options.read_only ? refresh() : kj::Promise<void>(kj::NEVER_DONE);
+    listener.AcceptLoop(*receiver)
+        .exclusiveJoin(kj::mv(stop))
+        .exclusiveJoin(kj::mv(refreshing))
+        .wait(io.waitScope);
   });
   KJ_IF_MAYBE (e, failure) {
     return Status::IOError("serve " + options.listen + ": " + e->getDescription().cStr());

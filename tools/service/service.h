@@ -31,6 +31,8 @@ inline constexpr uint32_t kDefaultRequestsPerSecond = 200;
 // A connection that has not finished its TLS handshake by then is closed, so silent sockets
 // cannot hold every connection slot.
 inline constexpr uint32_t kDefaultHandshakeSeconds = 10;
+// How often a read-only service reopens its ledger to show what its writer added.
+inline constexpr uint32_t kReadOnlyRefreshMs = 1000;
 // A submitted message may not be smaller than an entry of the largest size plus framing.
 inline constexpr uint64_t kMessageBytesMin = (1 << 20) + (64 << 10);
 
@@ -73,6 +75,10 @@ struct ServeOptions {
   std::string cert_file;      // PEM certificate chain of the server
   std::string key_file;       // PEM private key of the certificate
   bool public_reads = false;  // reads without authentication. Default: false.
+  // Serve a ledger another process writes (a mirror's copy): opened as a reader beside its
+  // writer, reopened every kReadOnlyRefreshMs to show the entries written since, and every
+  // write refused. Default: false (the service is the ledger's one writer).
+  bool read_only = false;
   uint32_t connections_max = kDefaultConnectionsMax;  // more are closed at once
   // Largest message read from a client; a larger one drops its connection, unread.
   uint64_t message_bytes_max = kDefaultMessageBytesMax;
