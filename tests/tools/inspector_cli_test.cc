@@ -543,5 +543,26 @@ TEST_F(InspectorCliTest, MirrorFollowsItsSourceAndRefusesAnother) {
   EXPECT_FALSE(std::filesystem::exists(Path("new-mirror")));
 }
 
+// Without --once the mirror keeps following: an entry written to the source after it started is
+// mirrored at the next catch-up, and SIGTERM ends it with exit 0 between catch-ups.
+TEST_F(InspectorCliTest, MirrorFollowsUntilStopped) {
+  const std::string fl = Q(FUNDLEDGER_BINARY);
+  CliRun run = testutil::RunShell(
+      dir_->path(),
+      "export FUNDLEDGER_NOW=" + Q(kNow) + "; " + fl +
+          " --ledger mirror mirror --from-ledger ledger --interval 1 > mirror.out 2>&1 & m=$!; "
+          "for i in $(seq 100); do grep -q 'mirrored' mirror.out && break; sleep 0.1; done; " +
+          fl + " --ledger ledger --key " + Q(auditor_) + " audit --attest > /dev/null || exit 90; "
+          "for i in $(seq 100); do grep -q 'mirrored 1 entries' mirror.out && break; sleep 0.1; done; "
+          "kill -TERM $m; wait $m; echo \"mirror exit $?\"; cat mirror.out");
+  EXPECT_THAT(run.out, HasSubstr("mirrored 1 entries")) << run.out << run.err;
+  EXPECT_THAT(run.out, HasSubstr("mirror exit 0")) << run.out << run.err;
+  auto root = [this](const std::string& ledger) {
+    CliRun r = FundledgerIn(dir_->path(), "--ledger " + ledger + " --json verify");
+    return ParseOne(r.out).value("rootHash", "");
+  };
+  EXPECT_EQ(root("mirror"), root("ledger"));
+}
+
 }  // namespace
 }  // namespace fundledger::tools

@@ -51,6 +51,7 @@ Status MirrorCommand(const Context& ctx, const MirrorArgs& args) {
   if (!args.once) {
     struct sigaction action {};
     action.sa_handler = OnStopSignal;
+    action.sa_flags = SA_RESTART;  // storage calls go on; the flag is read between groups
     sigemptyset(&action.sa_mask);
     sigaction(SIGINT, &action, nullptr);
     sigaction(SIGTERM, &action, nullptr);
