@@ -36,19 +36,6 @@ Status NotRemote(const char* what) {
   return Status::InvalidArgument(std::string(what) + " is not available with --server");
 }
 
-Result<std::string> ReadCa(const std::string& path) {
-  FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return Status::IOError("cannot read the server CA file " + path);
-  std::string out;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0 && out.size() < (1u << 20)) {
-    out.append(buffer, n);
-  }
-  std::fclose(file);
-  return out;
-}
-
 // The host part of "HOST:PORT" ("[::1]:7000" gives "::1"), which the certificate must name.
 std::string HostOf(const std::string& server) {
   std::string host = server.substr(0, server.rfind(':'));
@@ -87,7 +74,7 @@ class Channel {
   Status Connect(const std::string& ca_file) {
     std::string ca_pem;
     if (!ca_file.empty()) {
-      LEDGER_ASSIGN_OR_RETURN(ca_pem, ReadCa(ca_file));
+      LEDGER_ASSIGN_OR_RETURN(ca_pem, wire::ReadPem(ca_file, "server CA file"));
     }
     if (server_.find(':') == std::string::npos) {
       return Status::InvalidArgument("--server " + server_ + ": give HOST:PORT");

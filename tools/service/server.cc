@@ -625,20 +625,6 @@ class Listener final : public kj::TaskSet::ErrorHandler {
   kj::TaskSet tasks_;
 };
 
-Result<std::string> ReadPem(const std::string& path, const char* what) {
-  FILE* file = std::fopen(path.c_str(), "rb");
-  if (file == nullptr) return Status::IOError("cannot read the " + std::string(what) + " " + path);
-  std::string out;
-  char buffer[4096];
-  size_t n = 0;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0 && out.size() < (1u << 20)) {
-    out.append(buffer, n);
-  }
-  std::fclose(file);
-  if (out.empty()) return Status::IOError("the " + std::string(what) + " " + path + " is empty");
-  return out;
-}
-
 Status CheckOptions(const ServeOptions& options) {
   if (!options.clock) return Status::InvalidArgument("serve: no clock");
   if (options.connections_max == 0) {
@@ -660,8 +646,8 @@ Status CheckOptions(const ServeOptions& options) {
 
 Status Serve(const ServeOptions& options) {
   LEDGER_RETURN_IF_ERROR(CheckOptions(options));
-  LEDGER_ASSIGN_OR_RETURN(std::string cert_pem, ReadPem(options.cert_file, "certificate"));
-  LEDGER_ASSIGN_OR_RETURN(std::string key_pem, ReadPem(options.key_file, "TLS key"));
+  LEDGER_ASSIGN_OR_RETURN(std::string cert_pem, wire::ReadPem(options.cert_file, "certificate"));
+  LEDGER_ASSIGN_OR_RETURN(std::string key_pem, wire::ReadPem(options.key_file, "TLS key"));
   // Signals are taken by the event loop, so the one that stops the server is handled between
   // two calls, never inside a write. They are blocked here, before the ledger starts its
   // threads (which inherit the mask): a thread that did not block them would die of them.

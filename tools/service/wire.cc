@@ -1,5 +1,7 @@
 #include "tools/service/wire.h"
 
+#include <cstdio>
+
 #include "events/text.h"
 
 namespace fundledger::service::wire {
@@ -34,6 +36,20 @@ Status ToStatus(schema::service::Error::Reader error) {
 
 std::string ChallengeText(const events::LedgerId& ledger_id, std::span<const uint8_t> nonce) {
   return "fundledger-service-auth/1 " + events::Hex(ledger_id) + " " + events::Hex(nonce) + "\n";
+}
+
+Result<std::string> ReadPem(const std::string& path, const std::string& what) {
+  FILE* file = std::fopen(path.c_str(), "rb");
+  if (file == nullptr) return Status::IOError("cannot read the " + what + " " + path);
+  std::string out;
+  char buffer[4096];
+  size_t n = 0;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), file)) > 0 && out.size() < kPemBytesMax) {
+    out.append(buffer, n);
+  }
+  std::fclose(file);
+  if (out.empty()) return Status::IOError("the " + what + " " + path + " is empty");
+  return out;
 }
 
 }  // namespace fundledger::service::wire

@@ -23,6 +23,11 @@ Status ToStatus(schema::service::Error::Reader error);
 std::string ChallengeText(const events::LedgerId& ledger_id, std::span<const uint8_t> nonce);
 inline constexpr size_t kNonceBytes = 32;
 
+// A PEM file (certificate, TLS key, trusted CA), at most kPemBytesMax read. kIOError naming
+// `what` and the path if it cannot be read or is empty.
+inline constexpr size_t kPemBytesMax = 1 << 20;
+Result<std::string> ReadPem(const std::string& path, const std::string& what);
+
 inline std::span<const uint8_t> Span(capnp::Data::Reader data) {
   return {data.begin(), data.size()};
 }
