@@ -206,7 +206,8 @@ class RemoteLedger final : public ledger::Ledger {
  public:
   RemoteLedger(std::unique_ptr<Channel> channel, ClientOptions options)
       : channel_(std::move(channel)), options_(std::move(options)), rows_(this), tree_(this) {}
-  ~RemoteLedger() override = default;
+  // kj members may declare throwing destructors; a Ledger is destroyed without exceptions.
+  ~RemoteLedger() noexcept override = default;
 
   Status OpenSession() {
     return channel_->Run([&]() -> Status {
