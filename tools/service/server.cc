@@ -675,7 +675,7 @@ Status Serve(const ServeOptions& options) {
     }
     kj::TlsContext::Options tls_options;
     tls_options.useSystemTrustStore = false;
-    tls_options.defaultKeypair = KJ_ASSERT_NONNULL(keypair);
+    KJ_IF_MAYBE (pair, keypair) { tls_options.defaultKeypair = *pair; }
     tls_options.timer = io.provider->getTimer();
     tls_options.acceptTimeout = options.handshake_seconds * kj::SECONDS;
     kj::TlsContext tls(kj::mv(tls_options));
