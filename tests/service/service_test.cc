@@ -1017,6 +1017,14 @@ TEST_F(ServiceCheckpointTest, ClientRefusesServerOfAnotherHistory) {
   EXPECT_EQ(testutil::ReadText(state), remembered);
   // A is still accepted.
   EXPECT_EQ(At(*server_, auditor_, "key list", state).code, 0);
+  // A client that saw B's larger checkpoint refuses A's smaller one.
+  const std::string state_b = Path("client-state-b");
+  ASSERT_EQ(At(b, auditor_, "key list", state_b).code, 0);
+  const std::string remembered_b = testutil::ReadText(state_b);
+  ShellRun smaller = At(*server_, auditor_, "key list", state_b);
+  EXPECT_EQ(smaller.code, 3) << smaller.err;
+  EXPECT_THAT(smaller.err, HasSubstr("it is smaller"));
+  EXPECT_EQ(testutil::ReadText(state_b), remembered_b);
 }
 
 // A state file that is not what the client writes is refused in one line (exit 2), left as it
