@@ -48,6 +48,13 @@ interface Service {
   # Ed25519 signature of the challenge by the key named in hello: a registered key, not revoked.
   authenticate @2 (signature :Data) -> (error :Error, session :Session);
   anonymous @3 () -> (error :Error, session :Session);
+
+  # --- Checkpoints (docs/SERVICE.md "Checkpoints") ---
+  # The latest checkpoint the server signed or stored, as a C2SP signed note (the `checkpoint`
+  # command's format), when the server runs with --notary-key; hasNote false otherwise.
+  # signedAtMs: the server's clock when it signed it, 0 if it was signed before the server
+  # started. Needs no session: a checkpoint is made to be published.
+  latestCheckpoint @4 () -> (error :Error, note :Text, signedAtMs :Int64);
 }
 
 # Every list a call returns is bounded (docs/SERVICE.md "Limits"); a paged call returns `more`
@@ -74,6 +81,11 @@ interface Session {
   node @7 (level :UInt32, index :UInt64) -> (error :Error, hash :Data);
   # A write: only on a session authenticated by a key; its entries must be signed by that key.
   write @8 () -> (error :Error, writer :Writer);
+
+  # --- Checkpoints (docs/SERVICE.md "Checkpoints") ---
+  # RFC 9162 consistency proof from the tree of `oldSize` leaves to that of `newSize`
+  # (ledger::ConsistencyProof): 0 < oldSize <= newSize <= the ledger's size, else kInvalidArgument.
+  consistency @9 (oldSize :UInt64, newSize :UInt64) -> (error :Error, hashes :List(Data));
 }
 
 # What a client asks to append: `entry` is a canonical Entry (events::EncodeEntry) of which only

@@ -1017,5 +1017,224 @@ TEST_F(ServiceTest, MirrorCopyIsServedReadOnlyAndShowsWhatTheMirrorAdds) {
   EXPECT_EQ(copy.Stop(), 0) << copy.Log();
 }
 
+// --- Checkpoints: serve --notary-key signs them periodically; clients remember the last one
+// they verified per ledger and refuse a server whose new one does not extend it.
+class ServiceCheckpointTest : public ServiceTest {
+ protected:
+  std::string NotaryFlags() const {
+    return "--notary-key " + ShellQuote(KeyFile(keys_, "notary-")) + " --checkpoint-every 1s";
+  }
+  // fundledger on `server` with the client state file `state`.
+  ShellRun At(const ServerProcess& server, const std::string& key, const std::string& args,
+              const std::string& state) const {
+    std::string key_flag = key.empty() ? "" : " --key " + ShellQuote(key);
+    return Sh(dir_->path(), "FUNDLEDGER_CHECKPOINT_STATE=" + ShellQuote(state) + " " +
+                                ShellQuote(FUNDLEDGER_BINARY) + " --server " + server.address() +
+                                " --server-ca tls.crt" + key_flag + " " + args);
+  }
+  // A new clerk key registered on `server` by the admin (one entry).
+  void Register(const ServerProcess& server, const std::string& name) {
+    ShellRun gen = Local("key gen --out " + ShellQuote(name));
+    ASSERT_EQ(gen.code, 0) << gen.err;
+    ShellRun reg = At(server, admin_,
+                      "key register --public-key " + ShellQuote(name + ".pub") +
+                          " --role clerk --unit SZ-STIB --holder " + ShellQuote(name),
+                      Path("scratch-state"));
+    ASSERT_EQ(reg.code, 0) << reg.out << reg.err;
+  }
+  // The server's status once its checkpoint covers its whole ledger (waits up to 15 s).
+  json CheckpointedStatus(const ServerProcess& server) const {
+    json j;
+    for (int i = 0; i < 150; ++i) {
+      ShellRun status = At(server, "", "status --json", Path("scratch-state"));
+      j = json::parse(status.out, nullptr, false);
+      if (!j.is_discarded() && j.contains("checkpoint") &&
+          j["checkpoint"].value("treeSize", uint64_t{0}) == j.value("size", uint64_t{0})) {
+        return j;
+      }
+      ::usleep(100 * 1000);
+    }
+    ADD_FAILURE() << "no checkpoint of the whole ledger: " << j.dump() << "\n" << server.Log();
+    return json();
+  }
+  // The state file read by another JSON reader (python3), as "<size> <root>" of ledger `id`.
+  std::string StateByPython(const std::string& state, const std::string& id) const {
+    ShellRun py = Sh(dir_->path(),
+                     "python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); "
+                     "e=d[\"ledgers\"][sys.argv[2]]; print(e[\"size\"], e[\"root\"])' " +
+                         ShellQuote(state) + " " + id);
+    EXPECT_EQ(py.code, 0) << py.err;
+    return py.out;
+  }
+  static std::string IdOf(const json& status) {
+    return status.value("origin", "").substr(std::string("fundledger/").size());
+  }
+};
+
+// The service signs a checkpoint when the ledger has grown, stores it, serves it, and the note
+// verifies with the ledger's notary key (audit --checkpoint) on the ledger afterwards.
+TEST_F(ServiceCheckpointTest, ServiceSignsCheckpointsPeriodically) {
+  Start(NotaryFlags());
+  json first = CheckpointedStatus(*server_);
+  ASSERT_FALSE(first.is_null());
+  Register(*server_, "grown.pem");
+  json second = CheckpointedStatus(*server_);
+  ASSERT_FALSE(second.is_null());
+  EXPECT_EQ(second["checkpoint"]["treeSize"], first["size"].get<uint64_t>() + 1);
+  EXPECT_EQ(second["checkpoint"]["rootHash"], second["rootHash"]);
+  EXPECT_TRUE(second["checkpoint"].contains("signedAt"));
+  // The note as served, for audit --checkpoint.
+  std::string note;
+  {
+    kj::AsyncIoContext io = kj::setupAsyncIo();
+    RawClient raw(io, server_->port(), Path("tls.crt"));
+    auto reply = raw.service().latestCheckpointRequest().send().wait(raw.ws());
+    ASSERT_FALSE(reply.hasError());
+    note = reply.getNote();
+  }
+  testutil::WriteText(Path("served.note"), note);
+  EXPECT_THAT(server_->Log(),
+              HasSubstr("signed checkpoint of " + std::to_string(second["size"].get<uint64_t>())));
+  EXPECT_EQ(server_->Stop(), 0);
+  ShellRun audit = Local("audit --json --checkpoint served.note");
+  EXPECT_EQ(audit.code, 0) << audit.out << audit.err;
+  // A note altered by one digit is a finding of the audit: the check above can fail.
+  std::string forged = note;
+  forged[forged.find('\n') + 1] = forged[forged.find('\n') + 1] == '9' ? '8' : '9';
+  testutil::WriteText(Path("forged.note"), forged);
+  EXPECT_EQ(Local("audit --json --checkpoint forged.note").code, 3);
+}
+
+// A client remembers the checkpoint it verified; when the server has grown it checks the
+// consistency proof and remembers the newer one. The state file is JSON another reader opens.
+TEST_F(ServiceCheckpointTest, ClientAcceptsConsistentNewerCheckpoint) {
+  Start(NotaryFlags());
+  json before = CheckpointedStatus(*server_);
+  ASSERT_FALSE(before.is_null());
+  const std::string state = Path("home/state/fundledger/checkpoints");
+  ShellRun read = At(*server_, auditor_, "key list", state);
+  ASSERT_EQ(read.code, 0) << read.err;
+  struct stat st {};
+  ASSERT_EQ(::stat(state.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  EXPECT_EQ(StateByPython(state, IdOf(before)), std::to_string(before["size"].get<uint64_t>()) +
+                                                    " " + before["rootHash"].get<std::string>() +
+                                                    "\n");
+  Register(*server_, "later.pem");
+  Register(*server_, "later2.pem");
+  json after = CheckpointedStatus(*server_);
+  ASSERT_FALSE(after.is_null());
+  read = At(*server_, auditor_, "key list", state);
+  ASSERT_EQ(read.code, 0) << read.err;
+  EXPECT_EQ(StateByPython(state, IdOf(after)), std::to_string(after["size"].get<uint64_t>()) + " " +
+                                                   after["rootHash"].get<std::string>() + "\n");
+}
+
+// Two services started from the same export, then diverged: a client that saw A's checkpoint
+// refuses B (exit 3), writes nothing and keeps what it remembered.
+TEST_F(ServiceCheckpointTest, ClientRefusesServerOfAnotherHistory) {
+  ShellRun exported = Local("export --out ledger.jsonl");
+  ASSERT_EQ(exported.code, 0) << exported.err;
+  std::filesystem::create_directories(Path("b"));
+  for (const char* file : {"tls.crt", "tls.key"}) {
+    std::filesystem::copy_file(Path(file), Path(std::string("b/") + file));
+  }
+  ShellRun imported =
+      Sh(Path("b"), ShellQuote(FUNDLEDGER_BINARY) + " --ledger ledger import ../ledger.jsonl");
+  ASSERT_EQ(imported.code, 0) << imported.err;
+  Start(NotaryFlags());
+  ServerProcess b(Path("b"), NotaryFlags());
+  ASSERT_GT(b.port(), 0);
+  Register(*server_, "only-on-a.pem");
+  Register(b, "only-on-b.pem");
+  Register(b, "only-on-b2.pem");
+  json a_status = CheckpointedStatus(*server_);
+  json b_status = CheckpointedStatus(b);
+  ASSERT_FALSE(a_status.is_null());
+  ASSERT_FALSE(b_status.is_null());
+  ASSERT_EQ(a_status["origin"], b_status["origin"]);
+  const std::string state = Path("client-state");
+  ShellRun on_a = At(*server_, auditor_, "key list", state);
+  ASSERT_EQ(on_a.code, 0) << on_a.err;
+  const std::string remembered = testutil::ReadText(state);
+  ShellRun on_b = At(b, auditor_, "key list", state);
+  EXPECT_EQ(on_b.code, 3) << on_b.out << on_b.err;
+  EXPECT_THAT(on_b.err, HasSubstr("is not consistent with the one seen on"));
+  EXPECT_EQ(on_b.out, "");
+  EXPECT_EQ(testutil::ReadText(state), remembered);
+  // A write through B is refused before anything is prepared: B's ledger does not grow.
+  ASSERT_EQ(Local("key gen --out refused.pem").code, 0);
+  ShellRun write = At(b, admin_,
+                      "key register --public-key refused.pem.pub --role clerk --unit SZ-STIB "
+                      "--holder refused",
+                      state);
+  EXPECT_EQ(write.code, 3) << write.err;
+  EXPECT_EQ(CheckpointedStatus(b)["size"], b_status["size"]);
+  EXPECT_EQ(testutil::ReadText(state), remembered);
+  // A is still accepted.
+  EXPECT_EQ(At(*server_, auditor_, "key list", state).code, 0);
+  // A client that saw B's larger checkpoint refuses A's smaller one.
+  const std::string state_b = Path("client-state-b");
+  ASSERT_EQ(At(b, auditor_, "key list", state_b).code, 0);
+  const std::string remembered_b = testutil::ReadText(state_b);
+  ShellRun smaller = At(*server_, auditor_, "key list", state_b);
+  EXPECT_EQ(smaller.code, 3) << smaller.err;
+  EXPECT_THAT(smaller.err, HasSubstr("it is smaller"));
+  EXPECT_EQ(testutil::ReadText(state_b), remembered_b);
+}
+
+// A state file that is not what the client writes is refused in one line (exit 2), left as it
+// is, and nothing is read from the server.
+TEST_F(ServiceCheckpointTest, CorruptStateFileIsRefusedCleanly) {
+  Start(NotaryFlags());
+  json status = CheckpointedStatus(*server_);
+  ASSERT_FALSE(status.is_null());
+  const std::string state = Path("state");
+  ASSERT_EQ(At(*server_, auditor_, "key list", state).code, 0);
+  json good = json::parse(testutil::ReadText(state));
+  json wrong_root = good;
+  wrong_root["ledgers"][IdOf(status)]["root"] = std::string(64, '0');
+  json no_format = good;
+  no_format.erase("format");
+  for (const std::string& text :
+       std::vector<std::string>{"{not json", "", "[]", wrong_root.dump(), no_format.dump(),
+                                std::string("{\"format\":\"fundledger-checkpoint-state/1\","
+                                            "\"ledgers\":{\"") +
+                                    IdOf(status) + "\":{\"size\":-1}}}"}) {
+    testutil::WriteText(state, text);
+    ShellRun read = At(*server_, auditor_, "key list", state);
+    EXPECT_EQ(read.code, 2) << text << "\n" << read.err;
+    EXPECT_THAT(read.err, HasSubstr("checkpoint state " + state));
+    EXPECT_EQ(testutil::NonEmptyLines(read.err).size(), 1u) << read.err;
+    EXPECT_EQ(read.out, "");
+    EXPECT_EQ(testutil::ReadText(state), text);
+  }
+}
+
+// The notary key must be a registered, unrevoked notary key of the ledger: else serve refuses
+// to start (exit 2, one line). Bad --checkpoint-every values are usage errors.
+TEST_F(ServiceCheckpointTest, ServeRefusesKeyThatIsNotANotary) {
+  ASSERT_EQ(Local("key gen --out stranger.pem").code, 0);
+  const std::string serve = "serve --listen 127.0.0.1:0 --tls-cert tls.crt --tls-key tls.key ";
+  for (const std::string& flags :
+       {"--notary-key " + ShellQuote(admin_), std::string("--notary-key stranger.pem"),
+        "--notary-key " + ShellQuote(KeyFile(keys_, "notary-")) + " --checkpoint-every 0s",
+        "--notary-key " + ShellQuote(KeyFile(keys_, "notary-")) + " --checkpoint-every 2d",
+        "--notary-key " + ShellQuote(KeyFile(keys_, "notary-")) + " --checkpoint-every 25h",
+        std::string("--checkpoint-every 5m")}) {
+    // A server that starts would not return: `timeout` ends it (exit 124, a test failure).
+    ShellRun run =
+        Sh(dir_->path(), "FUNDLEDGER_NOW=" + ShellQuote(kNow) + " timeout 20 " +
+                             ShellQuote(FUNDLEDGER_BINARY) + " --ledger ledger " + serve + flags);
+    EXPECT_EQ(run.code, 2) << flags << "\n" << run.out << run.err;
+    EXPECT_EQ(testutil::NonEmptyLines(run.err).size(), 1u) << run.err;
+    EXPECT_EQ(run.out, "") << flags;
+  }
+  ShellRun admin =
+      Sh(dir_->path(), "timeout 20 " + ShellQuote(FUNDLEDGER_BINARY) + " --ledger ledger " + serve +
+                           "--notary-key " + ShellQuote(admin_));
+  EXPECT_THAT(admin.err, HasSubstr("is not a registered notary key of this ledger"));
+}
+
 }  // namespace
 }  // namespace fundledger::service

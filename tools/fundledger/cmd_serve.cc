@@ -21,7 +21,30 @@ struct ServeFlags {
   uint64_t message_bytes_max = service::kDefaultMessageBytesMax;
   uint64_t rate = service::kDefaultRequestsPerSecond;
   uint64_t handshake_seconds = service::kDefaultHandshakeSeconds;
+  // --- Checkpoints ---
+  std::string notary_key;
+  std::string checkpoint_every;
 };
+
+// "60s", "5m", "1h" or a bare number of seconds, within the service's bounds.
+Result<uint32_t> ParseCheckpointEvery(const std::string& text) {
+  const std::string bounds = std::to_string(service::kCheckpointEverySecondsMin) + " s to " +
+                             std::to_string(service::kCheckpointEverySecondsMax) + " s";
+  size_t digits = text.find_first_not_of("0123456789");
+  std::string number = text.substr(0, digits);
+  std::string unit = digits == std::string::npos ? "s" : text.substr(digits);
+  uint64_t scale = unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : 0;
+  if (number.empty() || number.size() > 9 || scale == 0) {
+    return Status::InvalidArgument("--checkpoint-every " + text +
+                                   ": give a duration such as 60s, 5m or 1h");
+  }
+  uint64_t seconds = std::stoull(number) * scale;
+  if (seconds < service::kCheckpointEverySecondsMin ||
+      seconds > service::kCheckpointEverySecondsMax) {
+    return Status::InvalidArgument("--checkpoint-every " + text + ": must be from " + bounds);
+  }
+  return static_cast<uint32_t>(seconds);
+}
 
 Status Serve(const Context& ctx, const ServeFlags& flags) {
   if (!ctx.Server().empty()) return Status::InvalidArgument("serve takes --ledger, not --server");
@@ -39,6 +62,19 @@ Status Serve(const Context& ctx, const ServeFlags& flags) {
   options.message_bytes_max = flags.message_bytes_max;
   options.requests_per_second = static_cast<uint32_t>(flags.rate);
   options.handshake_seconds = static_cast<uint32_t>(flags.handshake_seconds);
+  // --- Checkpoints ---
+  if (!flags.checkpoint_every.empty() && flags.notary_key.empty()) {
+    return Status::InvalidArgument("--checkpoint-every needs --notary-key");
+  }
+  if (!flags.checkpoint_every.empty()) {
+    LEDGER_ASSIGN_OR_RETURN(options.checkpoint_every_seconds,
+                            ParseCheckpointEvery(flags.checkpoint_every));
+  }
+  if (!flags.notary_key.empty()) {
+    auto notary = LoadKeyFile(flags.notary_key, ctx.allow_insecure_key);
+    if (!notary.ok()) return notary.status().WithPrefix("--notary-key");
+    options.notary_key = std::move(*notary);
+  }
   // The writer's clock: the system's, or FUNDLEDGER_NOW / --at (a fixed time, for tests and
   // demonstrations). Now() was checked above, so it cannot fail here.
   options.clock = [&ctx]() {
@@ -61,16 +97,31 @@ Status ServerStatus(const Context& ctx) {
   if (options.server.empty()) return Status::InvalidArgument("status needs --server HOST:PORT");
   LEDGER_ASSIGN_OR_RETURN(service::ServerStatus status, service::QueryStatus(std::move(options)));
   if (ctx.json) {
-    PrintJson({{"origin", status.origin},
-               {"size", status.size},
-               {"rootHash", ev::Hex(status.root)},
-               {"uptimeMs", status.uptime_ms},
-               {"clients", status.clients},
-               {"publicReads", status.public_reads}});
+    nlohmann::json out = {{"origin", status.origin},          {"size", status.size},
+                          {"rootHash", ev::Hex(status.root)}, {"uptimeMs", status.uptime_ms},
+                          {"clients", status.clients},        {"publicReads", status.public_reads}};
+    // --- Checkpoints ---
+    if (status.checkpoint) {
+      out["checkpoint"] = {{"treeSize", status.checkpoint->size},
+                           {"rootHash", ev::Hex(status.checkpoint->root)}};
+      if (status.checkpoint_signed_at_ms != 0) {
+        out["checkpoint"]["signedAt"] = ev::FormatInstant(status.checkpoint_signed_at_ms);
+      }
+    }
+    PrintJson(out);
   } else {
     std::cout << status.origin << "\nsize " << status.size << "\nroot " << ev::Hex(status.root)
               << "\nuptime " << status.uptime_ms / 1000 << " s\nclients " << status.clients
               << (status.public_reads ? "\nreads public" : "") << "\n";
+    // --- Checkpoints ---
+    if (status.checkpoint) {
+      std::cout << "checkpoint " << status.checkpoint->size << " entries, root "
+                << ev::Hex(status.checkpoint->root) << ", signed "
+                << (status.checkpoint_signed_at_ms != 0
+                        ? ev::FormatInstant(status.checkpoint_signed_at_ms)
+                        : "before the server started")
+                << "\n";
+    }
   }
   return Status::Ok();
 }
@@ -102,6 +153,13 @@ void AddServiceCommands(CLI::App& app, Context& ctx, Action* run) {
                    "seconds a new connection has to finish its TLS handshake")
       ->transform(DecimalIn(1, 3600));
   serve->callback([&ctx, run, flags]() { *run = [&ctx, flags]() { return Serve(ctx, *flags); }; });
+
+  // --- Checkpoints ---
+  serve->add_option("--notary-key", flags->notary_key,
+                    "sign checkpoints with this registered notary key (PKCS#8 PEM, mode 0600)");
+  serve->add_option("--checkpoint-every", flags->checkpoint_every,
+                    "with --notary-key: sign a checkpoint this often if the ledger grew "
+                    "(e.g. 60s, 5m; default 60s, 1s to 24h)");
 
   CLI::App* status = app.add_subcommand("status", "what the server at --server reports");
   status->callback([&ctx, run]() { *run = [&ctx]() { return ServerStatus(ctx); }; });

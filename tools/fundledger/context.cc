@@ -75,6 +75,18 @@ Result<std::unique_ptr<ledger::Ledger>> Context::OpenRemote(bool writer) const {
   if (writer || !key_file.empty()) {
     LEDGER_ASSIGN_OR_RETURN(options.key, SigningKey());
   }
+  // The checkpoints this client saw, so the server cannot show it another history. The state
+  // file is read only when the server serves a checkpoint.
+  options.checkpoints = service::CheckpointMemory{
+      [this](const std::string& origin) -> Result<std::optional<service::SeenCheckpoint>> {
+        LEDGER_ASSIGN_OR_RETURN(std::string path, CheckpointStatePath());
+        return RecallCheckpoint(path, origin);
+      },
+      [this](const service::SeenCheckpoint& seen) -> Status {
+        LEDGER_ASSIGN_OR_RETURN(std::string path, CheckpointStatePath());
+        spdlog::info("remembering the checkpoint of {} entries in {}", seen.checkpoint.size, path);
+        return RememberCheckpoint(path, seen, SystemClockMs());
+      }};
   spdlog::info("connecting to {}{}", options.server, writer ? " to write" : "");
   LEDGER_ASSIGN_OR_RETURN(auto ledger, service::ConnectLedger(std::move(options)));
   spdlog::info("{}: {} entries, head {}", ledger->Origin(), ledger->size(),

@@ -15,6 +15,7 @@
 
 #include "events/crypto.h"
 #include "ledger/ledger.h"
+#include "tools/service/service.h"
 
 namespace fundledger::tools {
 
@@ -43,6 +44,12 @@ struct Context {
   // remote writes (FUNDLEDGER_NOW is not used for them). kIOError naming the server if it
   // cannot be reached; the server's refusals keep their codes.
   Result<std::unique_ptr<ledger::Ledger>> OpenRemote(bool writer) const;
+  // --- Checkpoints a client remembers (docs/SERVICE.md "Checkpoints") ---
+  std::string checkpoint_state;  // --checkpoint-state F
+  // The state file: --checkpoint-state, else FUNDLEDGER_CHECKPOINT_STATE, else
+  // $XDG_STATE_HOME/fundledger/checkpoints (an absolute XDG_STATE_HOME), else
+  // $HOME/.local/state/fundledger/checkpoints; kIOError if none of them is set.
+  Result<std::string> CheckpointStatePath() const;
 
   // The ledger directory; kInvalidArgument if neither --ledger nor FUNDLEDGER_DIR is set.
   Result<std::string> LedgerDir() const;
@@ -103,6 +110,20 @@ struct ImportTarget {
   void Discard();
 };
 Result<ImportTarget> OpenImportTarget(const std::string& dir);
+
+// --- Checkpoints a client remembers (docs/SERVICE.md "Checkpoints", FORMAT.md) ---
+// The state file holds at most this many ledgers and bytes; a larger one is refused.
+inline constexpr size_t kCheckpointStateLedgersMax = 1000;
+inline constexpr size_t kCheckpointStateBytesMax = 16 << 20;
+// The checkpoint remembered in the state file at `path` for the ledger `origin`; nullopt if
+// the file or its entry is absent. A malformed file is kInvalidArgument naming it (the file
+// is left as it is); an unreadable one kIOError.
+Result<std::optional<service::SeenCheckpoint>> RecallCheckpoint(const std::string& path,
+                                                                const std::string& origin);
+// Keeps `seen` as the checkpoint of its ledger in the state file at `path`, stamped with
+// `now_ms`: written whole with WriteFile (mode 0600), missing directories made with mode 0700.
+// Errors as RecallCheckpoint's, and WriteFile's.
+Status RememberCheckpoint(const std::string& path, service::SeenCheckpoint seen, int64_t now_ms);
 
 // Bounds of numeric options: a seq or tree size is 1..2^64-1; a fiscal year is a four-digit
 // calendar year from 1970 (events::ParseIsoDate's range).

@@ -33,6 +33,9 @@ int Main(int argc, char** argv) {
                  "use the ledger served at HOST:PORT instead of --ledger "
                  "(default: $FUNDLEDGER_SERVER)");
   app.add_option("--server-ca", ctx.server_ca, "PEM certificate(s) to trust for --server");
+  app.add_option("--checkpoint-state", ctx.checkpoint_state,
+                 "file of the servers' checkpoints this client saw (default: "
+                 "$FUNDLEDGER_CHECKPOINT_STATE, else $XDG_STATE_HOME/fundledger/checkpoints)");
 
   fundledger::tools::Action run;
   fundledger::tools::AddCoreCommands(app, ctx, &run);

@@ -4,6 +4,7 @@
 #include <capnp/rpc-twoparty.h>
 #include <kj/async-io.h>
 #include <kj/compat/tls.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <array>
@@ -19,7 +20,9 @@
 #include "events/codec.h"
 #include "events/crypto.h"
 #include "events/text.h"
+#include "ledger/checkpoint.h"
 #include "ledger/inspection.h"
+#include "ledger/merkle.h"
 #include "tools/service/service.h"
 #include "tools/service/wire.h"
 
@@ -326,6 +329,12 @@ class RemoteLedger final : public ledger::Ledger {
   void ReadRawRange(uint64_t first, size_t count,
                     std::vector<Result<ledger::Bytes>>* out) const override;
 
+  // --- Checkpoints ---
+  // The server's latest checkpoint, verified against the notary keys of the loaded state and,
+  // if `memory` recalls an older one of this ledger, by a consistency proof from it; then
+  // remembered. kCorruption if it fails (nothing remembered).
+  Status CheckCheckpoint(const CheckpointMemory& memory);
+
  private:
   sv::Session::Client& session() const { return *session_; }
 
@@ -510,6 +519,106 @@ Result<std::vector<std::pair<uint64_t, std::string>>> RemoteLedger::Checkpoints(
   return out;
 }
 
+// --- Checkpoints ---
+
+// The note and its signing time the server serves; an empty note if it serves none.
+Result<std::pair<std::string, int64_t>> FetchLatestCheckpoint(Channel& channel) {
+  std::pair<std::string, int64_t> out;
+  Status run = channel.Run([&]() -> Status {
+    auto reply = channel.service().latestCheckpointRequest().send().wait(channel.wait_scope());
+    LEDGER_RETURN_IF_ERROR(ErrorOf(reply));
+    if (reply.getNote().size() > ledger::kNoteBytesMax) {
+      return Status::Corruption("the server's checkpoint note is over " +
+                                std::to_string(ledger::kNoteBytesMax) + " bytes");
+    }
+    out = {std::string(reply.getNote()), reply.getSignedAtMs()};
+    return Status::Ok();
+  });
+  LEDGER_RETURN_IF_ERROR(run);
+  return out;
+}
+
+std::string Describe(const ledger::Checkpoint& checkpoint) {
+  return std::to_string(checkpoint.size) + " entries, root " +
+         ev::Hex(checkpoint.root).substr(0, 16);
+}
+
+Status RemoteLedger::CheckCheckpoint(const CheckpointMemory& memory) {
+  LEDGER_ASSIGN_OR_RETURN(auto latest, FetchLatestCheckpoint(*channel_));
+  const std::string origin = Origin();
+  LEDGER_ASSIGN_OR_RETURN(std::optional<SeenCheckpoint> seen, memory.recall(origin));
+  if (latest.first.empty()) {
+    // Nothing to check against: the one remembered stays for the next server that serves one.
+    if (seen) {
+      spdlog::warn("server {} serves no checkpoint; the one seen on {} ({}) is kept",
+                   channel_->server(), ev::FormatInstant(seen->seen_at_ms),
+                   Describe(seen->checkpoint));
+    }
+    return Status::Ok();
+  }
+  // Signed by a notary key registered in this ledger, as audit --checkpoint checks it.
+  std::vector<ledger::NoteVerifier> verifiers;
+  for (const auto& [row, info] : state_.keys) {
+    if (info.role != ev::Role::kNotary) continue;
+    auto verifier = ledger::ParseVerifierKey(ledger::VerifierKey(origin, info.public_key));
+    if (verifier.ok()) verifiers.push_back(*verifier);
+  }
+  auto opened = ledger::OpenNote(latest.first, verifiers);
+  if (!opened.ok()) {
+    return Status::Corruption("the server's checkpoint is not signed by a notary key of " + origin +
+                              ": " + opened.status().message());
+  }
+  auto served = ledger::ParseCheckpointText(opened->text);
+  if (!served.ok()) {
+    return Status::Corruption("the server's checkpoint: " + served.status().message());
+  }
+  if (served->origin != origin) {
+    return Status::Corruption("the server's checkpoint is of " + served->origin + ", not " +
+                              origin);
+  }
+  if (served->size > size()) {
+    return Status::Corruption("the server's checkpoint covers " + std::to_string(served->size) +
+                              " entries but its ledger holds " + std::to_string(size()));
+  }
+  if (seen) {
+    const ledger::Checkpoint& old = seen->checkpoint;
+    auto inconsistent = [&](const std::string& why) {
+      return Status::Corruption("the server's checkpoint (" + Describe(*served) +
+                                ") is not consistent with the one seen on " +
+                                ev::FormatInstant(seen->seen_at_ms) + " (" + Describe(old) +
+                                "): " + why);
+    };
+    if (served->size < old.size) return inconsistent("it is smaller");
+    if (served->size == old.size) {
+      if (served->root != old.root) return inconsistent("the same size with another root");
+      return Status::Ok();  // nothing newer to remember
+    }
+    std::vector<ev::Hash> proof;
+    Status run = channel_->Run([&]() -> Status {
+      auto request = session().consistencyRequest();
+      request.setOldSize(old.size);
+      request.setNewSize(served->size);
+      auto reply = request.send().wait(channel_->wait_scope());
+      LEDGER_RETURN_IF_ERROR(ErrorOf(reply));
+      // RFC 9162: a proof has at most two hashes per level of a tree of 2^64 leaves.
+      if (reply.getHashes().size() > 128) return Status::Corruption("the proof is too long");
+      for (auto hash : reply.getHashes()) {
+        ev::Hash h{};
+        if (hash.size() != h.size()) return Status::Corruption("a proof hash is not 32 bytes");
+        std::copy(hash.begin(), hash.end(), h.begin());
+        proof.push_back(h);
+      }
+      return Status::Ok();
+    });
+    if (run.IsCorruption()) return inconsistent(run.message());
+    LEDGER_RETURN_IF_ERROR(run);
+    Status verified =
+        ledger::VerifyConsistency(old.size, served->size, old.root, served->root, proof);
+    if (!verified.ok()) return inconsistent(verified.message());
+  }
+  return memory.remember(SeenCheckpoint{*served, latest.first, 0});
+}
+
 Result<std::vector<ledger::AppendResult>> RemoteLedger::Append(
     const ev::PrivateKey& signer, std::span<const ledger::AppendRequest> requests,
     int64_t /*at_ms*/, int64_t /*now_ms*/) {
@@ -613,9 +722,11 @@ Result<std::unique_ptr<Channel>> OpenChannel(const ClientOptions& options) {
 
 Result<std::unique_ptr<ledger::Ledger>> ConnectLedger(ClientOptions options) {
   LEDGER_ASSIGN_OR_RETURN(auto channel, OpenChannel(options));
+  std::optional<CheckpointMemory> checkpoints = options.checkpoints;
   auto remote = std::make_unique<RemoteLedger>(std::move(channel), std::move(options));
   LEDGER_RETURN_IF_ERROR(remote->OpenSession());
   LEDGER_RETURN_IF_ERROR(remote->LoadState());
+  if (checkpoints) LEDGER_RETURN_IF_ERROR(remote->CheckCheckpoint(*checkpoints));
   return std::unique_ptr<ledger::Ledger>(std::move(remote));
 }
 
@@ -639,6 +750,19 @@ Result<ServerStatus> QueryStatus(const ClientOptions& options) {
     return Status::Ok();
   });
   LEDGER_RETURN_IF_ERROR(run);
+  // --- Checkpoints: as the server states it; the signature is checked on connecting.
+  LEDGER_ASSIGN_OR_RETURN(auto latest, FetchLatestCheckpoint(*channel));
+  if (!latest.first.empty()) {
+    size_t end = latest.first.rfind("\n\n");
+    auto parsed = ledger::ParseCheckpointText(
+        end == std::string::npos ? std::string_view()
+                                 : std::string_view(latest.first).substr(0, end + 1));
+    if (!parsed.ok()) {
+      return Status::Corruption("the server's checkpoint: " + parsed.status().message());
+    }
+    out.checkpoint = *parsed;
+    out.checkpoint_signed_at_ms = latest.second;
+  }
   return out;
 }
 

@@ -22,6 +22,7 @@
 #include "events/codec.h"
 #include "events/crypto.h"
 #include "events/text.h"
+#include "ledger/checkpoint.h"
 #include "ledger/inspection.h"
 #include "ledger/merkle.h"
 #include "tools/service/service.h"
@@ -55,6 +56,11 @@ struct Shared {
   int64_t started_ms = 0;
   uint32_t clients = 0;
   uint64_t connections_seen = 0;
+  // --- Checkpoints: the latest one served (empty note: none), and when it was signed (0:
+  // before this server started).
+  std::string checkpoint_note;
+  uint64_t checkpoint_size = 0;
+  int64_t checkpoint_signed_at_ms = 0;
 };
 
 // What one connection's capabilities share: its name in the log, its request rate and its
@@ -356,6 +362,14 @@ class SessionImpl final : public sv::Session::Server {
     return Done("write", s, results);
   }
 
+  // --- Checkpoints ---
+  kj::Promise<void> consistency(ConsistencyContext context) override {
+    auto params = context.getParams();
+    auto results = context.getResults();
+    Status s = Consistency(params.getOldSize(), params.getNewSize(), results);
+    return Done("consistency", s, results);
+  }
+
  private:
   // Whether this session may still read: within the rate, and its key (if any) still
   // registered and not revoked (a revocation ends the access of sessions already open).
@@ -451,6 +465,23 @@ class SessionImpl final : public sv::Session::Server {
     return Status::Ok();
   }
 
+  // --- Checkpoints ---
+  Status Consistency(uint64_t old_size, uint64_t new_size,
+                     sv::Session::ConsistencyResults::Builder results) {
+    LEDGER_RETURN_IF_ERROR(Access());
+    if (old_size == 0 || old_size > new_size || new_size > shared_.ledger->size()) {
+      return Status::InvalidArgument(
+          "a consistency proof is from a size of at least 1 to a "
+          "larger or equal size no larger than the ledger's " +
+          std::to_string(shared_.ledger->size()));
+    }
+    LEDGER_ASSIGN_OR_RETURN(std::vector<ev::Hash> proof,
+                            ledger::ConsistencyProof(shared_.ledger->tree(), old_size, new_size));
+    auto hashes = results.initHashes(static_cast<unsigned>(proof.size()));
+    for (unsigned i = 0; i < proof.size(); ++i) hashes.set(i, AsData(proof[i]));
+    return Status::Ok();
+  }
+
   Shared& shared_;
   std::shared_ptr<Peer> peer_;
   std::optional<ev::KeyId> key_;
@@ -525,6 +556,20 @@ class ServiceImpl final : public sv::Service::Server {
       results.setSession(kj::heap<SessionImpl>(shared_, peer_, std::nullopt));
     } else {
       LogRefusal(*peer_, "anonymous", s);
+      SetError(results.initError(), s);
+    }
+    return kj::READY_NOW;
+  }
+
+  // --- Checkpoints ---
+  kj::Promise<void> latestCheckpoint(LatestCheckpointContext context) override {
+    auto results = context.getResults();
+    Status s = peer_->Admit(shared_.options->requests_per_second);
+    if (s.ok() && !shared_.checkpoint_note.empty()) {
+      results.setNote(shared_.checkpoint_note);
+      results.setSignedAtMs(shared_.checkpoint_signed_at_ms);
+    } else if (!s.ok()) {
+      LogRefusal(*peer_, "latestCheckpoint", s);
       SetError(results.initError(), s);
     }
     return kj::READY_NOW;
@@ -627,6 +672,10 @@ class Listener final : public kj::TaskSet::ErrorHandler {
 
 Status CheckOptions(const ServeOptions& options) {
   if (!options.clock) return Status::InvalidArgument("serve: no clock");
+  if (options.read_only && options.notary_key) {
+    return Status::InvalidArgument(
+        "--notary-key needs the ledger's writer; a read-only service signs no checkpoints");
+  }
   if (options.connections_max == 0) {
     return Status::InvalidArgument("--max-connections must be at least 1");
   }
@@ -634,12 +683,76 @@ Status CheckOptions(const ServeOptions& options) {
   if (options.handshake_seconds == 0) {
     return Status::InvalidArgument("--handshake-timeout must be at least 1");
   }
+  if (options.checkpoint_every_seconds < kCheckpointEverySecondsMin ||
+      options.checkpoint_every_seconds > kCheckpointEverySecondsMax) {
+    return Status::InvalidArgument("--checkpoint-every must be from " +
+                                   std::to_string(kCheckpointEverySecondsMin) + " s to " +
+                                   std::to_string(kCheckpointEverySecondsMax) + " s");
+  }
   if (options.message_bytes_max < kMessageBytesMin) {
     return Status::InvalidArgument("--max-message-bytes must be at least " +
                                    std::to_string(kMessageBytesMin) +
                                    " (an entry of the largest size and its framing)");
   }
   return Status::Ok();
+}
+
+// --- Checkpoints ---
+
+// The notary key may sign while it is a registered, unrevoked notary key of the ledger.
+Status NotaryAllowed(const pj::StateView& view, const ev::PrivateKey& key) {
+  const std::string id = ev::Hex(key.key_id()).substr(0, 16);
+  const pj::KeyInfo* info = view.FindKey(key.key_id());
+  if (info == nullptr || info->role != ev::Role::kNotary) {
+    return Status::InvalidArgument("--notary-key: key " + id +
+                                   " is not a registered notary key of this ledger");
+  }
+  if (info->revoked_seq != 0) {
+    return Status::InvalidArgument("--notary-key: key " + id + " was revoked at entry " +
+                                   std::to_string(info->revoked_seq));
+  }
+  return Status::Ok();
+}
+
+// Signs, stores and serves a checkpoint of the whole ledger if it has grown since the one
+// served. Runs between calls in the event loop, never inside a write.
+Status SignCheckpoint(Shared& shared, const ev::PrivateKey& key) {
+  ledger::Ledger& ledger = *shared.ledger;
+  if (!shared.checkpoint_note.empty() && ledger.size() <= shared.checkpoint_size) {
+    return Status::Ok();
+  }
+  // Revoked while serving: no more checkpoints under that key.
+  LEDGER_RETURN_IF_ERROR(NotaryAllowed(ledger.view(), key));
+  LEDGER_ASSIGN_OR_RETURN(ev::Hash root, ledger::RootAt(ledger.tree(), ledger.size()));
+  ledger::Checkpoint checkpoint{ledger.Origin(), ledger.size(), root};
+  std::string note = ledger::SignNote(ledger::CheckpointText(checkpoint), ledger.Origin(), key);
+  LEDGER_RETURN_IF_ERROR(ledger.StoreCheckpoint(checkpoint.size, note));
+  shared.checkpoint_note = std::move(note);
+  shared.checkpoint_size = checkpoint.size;
+  shared.checkpoint_signed_at_ms = shared.options->clock();
+  spdlog::info("signed checkpoint of {} entries, root {}", checkpoint.size, ev::Hex(root));
+  return Status::Ok();
+}
+
+// Checks the notary key and takes the latest stored checkpoint as the one served, so a
+// restart without growth signs nothing new.
+Status StartCheckpoints(Shared& shared, const ev::PrivateKey& key) {
+  LEDGER_RETURN_IF_ERROR(NotaryAllowed(shared.ledger->view(), key));
+  LEDGER_ASSIGN_OR_RETURN(auto stored, shared.ledger->Checkpoints());
+  if (!stored.empty()) {
+    shared.checkpoint_size = stored.back().first;
+    shared.checkpoint_note = std::move(stored.back().second);
+  }
+  return Status::Ok();
+}
+
+// Every period: a checkpoint if the ledger grew. A failure is logged and tried again at the
+// next period; the service goes on serving.
+kj::Promise<void> CheckpointLoop(kj::Timer& timer, Shared& shared, const ev::PrivateKey& key) {
+  Status s = SignCheckpoint(shared, key);
+  if (!s.ok()) spdlog::warn("checkpoint not signed: {}", s.ToString());
+  return timer.afterDelay(shared.options->checkpoint_every_seconds * kj::SECONDS)
+      .then([&timer, &shared, &key]() { return CheckpointLoop(timer, shared, key); });
 }
 
 }  // namespace
@@ -660,6 +773,7 @@ Status Serve(const ServeOptions& options) {
   shared.ledger = ledger.get();
   shared.options = &options;
   shared.started_ms = SteadyMs();
+  if (options.notary_key) LEDGER_RETURN_IF_ERROR(StartCheckpoints(shared, *options.notary_key));
   Status result;
   auto failure = kj::runCatchingExceptions([&]() {
     auto io = kj::setupAsyncIo();
@@ -711,11 +825,14 @@ Status Serve(const ServeOptions& options) {
             return refresh();
           });
     };
-    kj::Promise<void> refreshing = options.read_only ? refresh() : kj::Promise<void>(kj::NEVER_DONE);
-    listener.AcceptLoop(*receiver)
-        .exclusiveJoin(kj::mv(stop))
-        .exclusiveJoin(kj::mv(refreshing))
-        .wait(io.waitScope);
+    kj::Promise<void> serving = listener.AcceptLoop(*receiver);
+    if (options.read_only) serving = serving.exclusiveJoin(refresh());
+    if (options.notary_key) {
+      // The first check at once: a ledger grown while the server was down is signed now.
+      serving = serving.exclusiveJoin(
+          CheckpointLoop(io.provider->getTimer(), shared, *options.notary_key));
+    }
+    serving.exclusiveJoin(kj::mv(stop)).wait(io.waitScope);
   });
   KJ_IF_MAYBE (e, failure) {
     return Status::IOError("serve " + options.listen + ": " + e->getDescription().cStr());

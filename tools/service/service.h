@@ -12,6 +12,7 @@
 
 #include "events/crypto.h"
 #include "events/status.h"
+#include "ledger/checkpoint.h"
 #include "ledger/ledger.h"
 
 namespace fundledger::service {
@@ -36,6 +37,30 @@ inline constexpr uint32_t kReadOnlyRefreshMs = 1000;
 // A submitted message may not be smaller than an entry of the largest size plus framing.
 inline constexpr uint64_t kMessageBytesMin = (1 << 20) + (64 << 10);
 
+// --- Checkpoints (docs/SERVICE.md "Checkpoints") ---
+// Bounds of `serve --checkpoint-every`: at least a second (a checkpoint costs a signature and a
+// synced write), at most a day (a client should not wait longer to learn the head), and the
+// default.
+inline constexpr uint32_t kCheckpointEverySecondsMin = 1;
+inline constexpr uint32_t kCheckpointEverySecondsMax = 24 * 60 * 60;
+inline constexpr uint32_t kDefaultCheckpointEverySeconds = 60;
+
+// A checkpoint a client verified: the tree head, the signed note, and when it was seen (the
+// client's clock, UTC ms).
+struct SeenCheckpoint {
+  ledger::Checkpoint checkpoint;
+  std::string note;
+  int64_t seen_at_ms = 0;
+};
+
+// What a client remembers of the checkpoints it verified, one per ledger (keyed by origin).
+// `recall` gives the one remembered for `origin` (nullopt: none); `remember` keeps a newer one
+// in its place. Errors of either end the connection with their code.
+struct CheckpointMemory {
+  std::function<Result<std::optional<SeenCheckpoint>>(const std::string& origin)> recall;
+  std::function<Status(const SeenCheckpoint&)> remember;
+};
+
 struct ClientOptions {
   std::string server;   // "HOST:PORT"
   std::string ca_file;  // PEM certificate(s) to trust; empty: the system trust store
@@ -45,6 +70,11 @@ struct ClientOptions {
   // Test hook: called before each commit of a write with the attempt number (0-based), so a
   // test can move the head in between. Default: none.
   std::function<void(int attempt)> before_commit;
+  // The client's memory of checkpoints. When set, connecting fetches the server's latest
+  // checkpoint, verifies it against the ledger's registered notary keys and, if an older one is
+  // remembered, the RFC 9162 consistency proof from it; a server that fails is refused with
+  // kCorruption and nothing is remembered. Unset (tests, status): not checked.
+  std::optional<CheckpointMemory> checkpoints;
 };
 
 // Connects, authenticates and loads the head, keys and policies (as Ledger::Open does), so
@@ -66,6 +96,10 @@ struct ServerStatus {
   int64_t uptime_ms = 0;
   uint32_t clients = 0;
   bool public_reads = false;
+  // The latest checkpoint the server serves, as it states it (its signature is checked by
+  // connecting with a CheckpointMemory, not here); nullopt if it serves none.
+  std::optional<ledger::Checkpoint> checkpoint;
+  int64_t checkpoint_signed_at_ms = 0;  // 0: signed before the server started
 };
 Result<ServerStatus> QueryStatus(const ClientOptions& options);
 
@@ -86,13 +120,20 @@ struct ServeOptions {
   uint32_t handshake_seconds = kDefaultHandshakeSeconds;  // then an unfinished TLS handshake ends
   // The server's clock (UTC ms): what dates every entry. Required.
   std::function<int64_t()> clock;
+  // Signs a checkpoint every `checkpoint_every_seconds` when the ledger has grown since the
+  // last, stores it and serves it (latestCheckpoint). Must be a registered notary key of the
+  // ledger, not revoked, else Serve refuses to start. nullopt: no checkpoints are signed or
+  // served.
+  std::optional<events::PrivateKey> notary_key;
+  uint32_t checkpoint_every_seconds = kDefaultCheckpointEverySeconds;
   // Called once with the bound "HOST:PORT" when the server accepts connections.
   std::function<void(const std::string&)> on_listening;
 };
 
 // Opens the ledger as its one writer and serves it until SIGTERM or SIGINT, which let the
 // call in flight finish and then return Ok. kIOError/kBusy opening the ledger, reading the
-// certificate or key, or binding the address; kInvalidArgument for a bad option.
+// certificate or key, or binding the address; kInvalidArgument for a bad option (a notary
+// key that is not a registered, unrevoked notary of the ledger included).
 Status Serve(const ServeOptions& options);
 
 }  // namespace fundledger::service
