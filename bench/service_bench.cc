@@ -56,9 +56,11 @@ Result<ev::PrivateKey> LoadKey(const std::string& path) {
 // bench/read_path.sh makes them; simulate's codes never collide with these.
 std::string Uscc(uint64_t number) {
   static constexpr char kAlphabet[] = "0123456789ABCDEFGHJKLMNPQRTUWXY";
-  static constexpr int kWeights[17] = {1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28};
+  static constexpr int kWeights[17] = {1,  3,  9,  27, 19, 26, 16, 17, 20,
+                                       29, 25, 13, 8,  24, 10, 30, 28};
   char digits[9];
-  std::snprintf(digits, sizeof(digits), "%08llu", static_cast<unsigned long long>(number % 100000000));
+  std::snprintf(digits, sizeof(digits), "%08llu",
+                static_cast<unsigned long long>(number % 100000000));
   std::string code = std::string("914403000") + digits;
   int sum = 0;
   for (int i = 0; i < 17; ++i) {
