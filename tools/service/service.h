@@ -31,6 +31,10 @@ inline constexpr uint32_t kDefaultRequestsPerSecond = 200;
 // A connection that has not finished its TLS handshake by then is closed, so silent sockets
 // cannot hold every connection slot.
 inline constexpr uint32_t kDefaultHandshakeSeconds = 10;
+// Writers take the head in turns (one prepares, signs and commits while the others wait in
+// line); a writer that makes no call for this long loses its turn to the next, so a stalled
+// client cannot hold up the rest.
+inline constexpr int64_t kWriteTurnIdleMs = 1000;
 // A submitted message may not be smaller than an entry of the largest size plus framing.
 inline constexpr uint64_t kMessageBytesMin = (1 << 20) + (64 << 10);
 
