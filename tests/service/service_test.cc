@@ -597,6 +597,23 @@ TEST_F(ServiceTest, HeadMovedWriteIsSignedAgain) {
   EXPECT_THAT(server_->Log(), HasSubstr("retried: the head moved"));
 }
 
+// The head, keys and policies a client loads at connect and after each write (`resident`)
+// are the rows the store holds, also after a key registered through the server since it
+// started: a client shows the policy in force and the keys exactly as a local reader does.
+TEST_F(ServiceTest, ResidentRowsAreTheStoredRows) {
+  Start();
+  NewClerk("resident.pem", "SZ-STIB", "resident clerk");
+  for (const char* command : {"policy show", "key list", "--json key list"}) {
+    ShellRun local = Local(command);
+    ShellRun remote = Remote(auditor_, command);
+    ASSERT_EQ(local.code, 0) << command << ": " << local.err;
+    EXPECT_EQ(remote.code, 0) << command << ": " << remote.err;
+    EXPECT_EQ(remote.out, local.out) << command;
+    EXPECT_FALSE(local.out.empty()) << command;
+  }
+  EXPECT_THAT(Remote(auditor_, "key list").out, HasSubstr("resident clerk"));
+}
+
 // Eight clients writing at once through the client library, each with its own connection and
 // key: every append succeeds at its first attempt, because writers take the head in turns
 // (server.cc WriteTurns) rather than all preparing at one head and signing again until some

@@ -463,10 +463,21 @@ class SessionImpl final : public sv::Session::Server {
 
   Status Resident(sv::Session::ResidentResults::Builder results) {
     LEDGER_RETURN_IF_ERROR(Access());
-    std::vector<std::string> prefixes(std::begin(pj::kResidentRowPrefixes),
-                                      std::end(pj::kResidentRowPrefixes));
-    prefixes.push_back("head");
-    LEDGER_ASSIGN_OR_RETURN(pj::LedgerState state, shared_.ledger->Rows(prefixes));
+    // The writer holds these rows whole in memory (kResidentRowPrefixes): they are encoded from
+    // there rather than read back from the store and decoded first, which was most of the
+    // server's work per remote write (every client reloads them after its append).
+    const auto* held = dynamic_cast<const pj::LedgerState*>(&shared_.ledger->view());
+    pj::LedgerState state;
+    if (held != nullptr) {
+      state.info = held->info;
+      state.keys = held->keys;
+      state.policies = held->policies;
+    } else {
+      std::vector<std::string> prefixes(std::begin(pj::kResidentRowPrefixes),
+                                        std::end(pj::kResidentRowPrefixes));
+      prefixes.push_back("head");
+      LEDGER_ASSIGN_OR_RETURN(state, shared_.ledger->Rows(prefixes));
+    }
     // Keys and policies are few (a programme's staff and its policy versions); a state too
     // large for one message is refused rather than sent in part.
     bool more = PageRows(state, "", [&](unsigned n) { return results.initRows(n); });
