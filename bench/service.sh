@@ -99,6 +99,10 @@ echo "serve listening on $server (pid $server_pid)"
 common=(--server "$server" --ca "$work/tls.crt" "${key_args[@]}")
 
 declare -A fig
+# The server's CPU time so far (user + system, ms), from /proc.
+server_cpu_ms() {
+  awk -v hz="$(getconf CLK_TCK)" '{ print int(($14 + $15) * 1000 / hz) }' "/proc/$server_pid/stat"
+}
 # phase NAME service_bench-args...: runs the load (with the server profiled if asked), reads
 # its "name value" lines into fig[].
 phase() {
@@ -109,9 +113,12 @@ phase() {
     perf_pid=$!
     sleep 0.5
   fi
-  local code=0
+  local code=0 cpu0 cpu1
+  cpu0=$(server_cpu_ms)
   "$sb" "$@" > "$work/$name.out" 2> "$work/$name.err" || code=$?
+  cpu1=$(server_cpu_ms)
   if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+  echo "${name}_server_cpu_ms $((cpu1 - cpu0))" >> "$work/$name.out"
   # A client that failed (exit 1) is counted in the figures and named; anything else stops.
   if [ "$code" != 0 ]; then
     echo "  $name: a client failed (exit $code):" >&2
@@ -124,6 +131,7 @@ phase() {
 
 echo "appends: $clients clients, each its own connection and clerk key, recipient register of fresh ids"
 phase append append "${common[@]}" --seconds "$secs" --first 10000000
+echo "  append_head_moved_retries $(grep -c 'retried: the head moved' "$work/serve.log" || true)"
 echo "reads: $clients clients, point reads of recipient and application rows"
 phase read read "${common[@]}" --seconds "$secs" --rows "$work/rows"
 echo "mirror: a new ledger following the service (ledger::Follow over the client library)"
@@ -152,6 +160,7 @@ row "target" "limit" "measured" "ratio" "met?"
 row "--------------------------------------------" "------------------" "----------------------------------" "-------" "----"
 row "appends/s, $clients clients, synced before ack" ">= 500/s" "${fig[append_per_second]}/s (${fig[append_count]} in ${fig[append_seconds]} s)" \
   "$(awk -v a="${fig[append_per_second]}" 'BEGIN { printf "%.2fx", a / 500 }')" "$(yes_no "${fig[append_per_second]} >= 500")"
+row "server CPU per append" "-" "$(awk -v c="${fig[append_server_cpu_ms]}" -v n="${fig[append_count]}" 'BEGIN { printf "%.2f ms", c / (n ? n : 1) }')" "-" "-"
 row "append latency p50 (p90)" "<= 10 ms p50" "${fig[append_p50_ms]} ms (${fig[append_p90_ms]} ms)" \
   "$(awk -v a="${fig[append_p50_ms]}" 'BEGIN { printf "%.2fx", a / 10 }')" "$(yes_no "${fig[append_p50_ms]} <= 10")"
 row "point reads/s, $clients clients" ">= 5,000/s" "${fig[read_per_second]}/s (${fig[read_count]} in ${fig[read_seconds]} s)" \
@@ -167,6 +176,6 @@ if [ "$profile" = 1 ]; then
     echo
     echo "server profile during $name (perf report --no-children, self time, top 15 symbols):"
     perf report -i "$work/perf-$name.data" --no-children --sort dso,symbol --stdio 2> /dev/null |
-      grep -E '^ +[0-9.]+%' | head -15 | cut -c1-150
+      grep -E '^ +[0-9.]+%' | head -15 | cut -c1-150 || true
   done
 fi
