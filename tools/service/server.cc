@@ -13,6 +13,8 @@
 #include <chrono>
 #include <functional>
 #include <cstdio>
+#include <deque>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,6 +51,51 @@ int64_t SteadyMs() {
       .count();
 }
 
+// Writers take the head in turns: write() is answered when no other writer holds it, so
+// concurrent writers do not all prepare at one head and all but one sign again (the head moved)
+// until they give up. A holder idle for kWriteTurnIdleMs loses its turn to the next in line, so
+// a stalled client cannot stop the others; its commit then still finds the head moved if
+// another wrote first: turns decide who goes first, never what is written.
+struct WriteTurns {
+  uint64_t holder = 0;  // the writer holding the turn; 0: none
+  int64_t holder_active_ms = 0;
+  uint64_t next_id = 1;
+  std::deque<uint64_t> waiting;  // writers in line, first come first
+  std::map<uint64_t, kj::Own<kj::PromiseFulfiller<void>>> wake;  // how to wake each
+
+  // Whether writer `id` may take the turn now: it is first in line and the turn is free or
+  // its holder has been idle too long.
+  bool MayTake(uint64_t id, int64_t now_ms) const {
+    if (waiting.empty() || waiting.front() != id) return false;
+    return holder == 0 || now_ms - holder_active_ms >= kWriteTurnIdleMs;
+  }
+  void Take(uint64_t id, int64_t now_ms) {
+    waiting.pop_front();
+    wake.erase(id);
+    holder = id;
+    holder_active_ms = now_ms;
+  }
+  // Takes writer `id` out of line (its write() was cancelled: the connection closed) and, if it
+  // held the turn, ends it.
+  void Forget(uint64_t id) {
+    waiting.erase(std::remove(waiting.begin(), waiting.end(), id), waiting.end());
+    wake.erase(id);
+    Release(id);
+    if (holder == 0) WakeFirst();
+  }
+  // Ends writer `id`'s turn (a no-op if it lost it) and wakes the next in line.
+  void Release(uint64_t id) {
+    if (holder != id) return;
+    holder = 0;
+    WakeFirst();
+  }
+  void WakeFirst() {
+    if (waiting.empty()) return;
+    auto it = wake.find(waiting.front());
+    if (it != wake.end() && it->second->isWaiting()) it->second->fulfill();
+  }
+};
+
 // What the whole server shares.
 struct Shared {
   ledger::Ledger* ledger = nullptr;
@@ -61,7 +108,33 @@ struct Shared {
   std::string checkpoint_note;
   uint64_t checkpoint_size = 0;
   int64_t checkpoint_signed_at_ms = 0;
+  kj::Timer* timer = nullptr;
+  WriteTurns turns;
 };
+
+// Resolves to a turn id once the caller holds the write turn (WriteTurns): at once when the
+// turn is free and nobody waits, else when the holder releases it or has been idle too long.
+kj::Promise<uint64_t> TakeWriteTurn(Shared& shared, uint64_t id);
+
+kj::Promise<uint64_t> WaitForWriteTurn(Shared& shared, uint64_t id, kj::Promise<void> woken) {
+  // Woken by a release, or every quarter of the idle limit to look at an idle holder (and at a
+  // wake-up lost to a cancelled waiter).
+  auto poll = shared.timer->afterDelay(kWriteTurnIdleMs / 4 * kj::MILLISECONDS);
+  return woken.exclusiveJoin(kj::mv(poll)).then(
+      [&shared, id]() { return TakeWriteTurn(shared, id); });
+}
+
+kj::Promise<uint64_t> TakeWriteTurn(Shared& shared, uint64_t id) {
+  WriteTurns& turns = shared.turns;
+  int64_t now = SteadyMs();
+  if (turns.MayTake(id, now)) {
+    turns.Take(id, now);
+    return id;
+  }
+  auto paf = kj::newPromiseAndFulfiller<void>();
+  turns.wake[id] = kj::mv(paf.fulfiller);
+  return WaitForWriteTurn(shared, id, kj::mv(paf.promise));
+}
 
 // What one connection's capabilities share: its name in the log, its request rate and its
 // pending challenge.
@@ -140,13 +213,16 @@ std::vector<std::string> Prefixes(capnp::List<capnp::Text>::Reader list) {
 
 class WriterImpl final : public sv::Writer::Server {
  public:
-  WriterImpl(Shared& shared, std::shared_ptr<Peer> peer, const ev::KeyId& key)
+  // `turn`: the write turn this writer holds (WriteTurns), released at its commit or end.
+  WriterImpl(Shared& shared, std::shared_ptr<Peer> peer, const ev::KeyId& key, uint64_t turn)
       : shared_(shared),
         peer_(std::move(peer)),
         key_(key),
+        turn_(turn),
         draft_(shared.ledger->Draft()),
         base_seq_(shared.ledger->head().head_seq),
         base_hash_(shared.ledger->head().head_hash) {}
+  ~WriterImpl() { shared_.turns.Release(turn_); }
 
   kj::Promise<void> prepare(PrepareContext context) override {
     auto results = context.getResults();
@@ -186,6 +262,7 @@ class WriterImpl final : public sv::Writer::Server {
   Status Usable() {
     LEDGER_RETURN_IF_ERROR(peer_->Admit(shared_.options->requests_per_second));
     if (finished_) return Status::InvalidArgument("this write was committed or given up");
+    if (shared_.turns.holder == turn_) shared_.turns.holder_active_ms = SteadyMs();
     return KeyAllowed(shared_.ledger->view(), key_);
   }
 
@@ -248,6 +325,9 @@ class WriterImpl final : public sv::Writer::Server {
     LEDGER_RETURN_IF_ERROR(Usable());
     if (pending_) return Status::InvalidArgument("the entry prepared last is not signed yet");
     finished_ = true;
+    // Whatever the outcome, this writer is done with the head: the next may prepare. The
+    // commit below runs to its end before the next call is served (one event loop).
+    shared_.turns.Release(turn_);
     if (entries_.empty()) return Status::Ok();
     if (HeadMoved()) {
       spdlog::info("{}: write at entry {} retried: the head moved", peer_->name, base_seq_ + 1);
@@ -267,6 +347,7 @@ class WriterImpl final : public sv::Writer::Server {
   Shared& shared_;
   std::shared_ptr<Peer> peer_;
   ev::KeyId key_;
+  uint64_t turn_;
   pj::LedgerState draft_;
   uint64_t base_seq_;
   ev::Hash base_hash_;
@@ -358,8 +439,20 @@ class SessionImpl final : public sv::Session::Server {
           "this service is read-only (a copy another process writes): write to the service it "
           "follows");
     }
-    if (s.ok()) results.setWriter(kj::heap<WriterImpl>(shared_, peer_, *key_));
-    return Done("write", s, results);
+    if (!s.ok()) return Done("write", s, results);
+    // The writer is made once this call holds the turn, so its draft is the head then.
+    uint64_t id = shared_.turns.next_id++;
+    shared_.turns.waiting.push_back(id);
+    // Until a writer holds the turn, a cancelled call (its connection closed) gives it back.
+    auto made = std::make_shared<bool>(false);
+    return TakeWriteTurn(shared_, id)
+        .then([this, context, made](uint64_t turn) mutable {
+          context.getResults().setWriter(kj::heap<WriterImpl>(shared_, peer_, *key_, turn));
+          *made = true;
+        })
+        .attach(kj::defer([&turns = shared_.turns, id, made]() {
+          if (!*made) turns.Forget(id);
+        }));
   }
 
   // --- Checkpoints ---
@@ -390,10 +483,21 @@ class SessionImpl final : public sv::Session::Server {
 
   Status Resident(sv::Session::ResidentResults::Builder results) {
     LEDGER_RETURN_IF_ERROR(Access());
-    std::vector<std::string> prefixes(std::begin(pj::kResidentRowPrefixes),
-                                      std::end(pj::kResidentRowPrefixes));
-    prefixes.push_back("head");
-    LEDGER_ASSIGN_OR_RETURN(pj::LedgerState state, shared_.ledger->Rows(prefixes));
+    // The writer holds these rows whole in memory (kResidentRowPrefixes): they are encoded from
+    // there rather than read back from the store and decoded first, which was most of the
+    // server's work per remote write (every client reloads them after its append).
+    const auto* held = dynamic_cast<const pj::LedgerState*>(&shared_.ledger->view());
+    pj::LedgerState state;
+    if (held != nullptr) {
+      state.info = held->info;
+      state.keys = held->keys;
+      state.policies = held->policies;
+    } else {
+      std::vector<std::string> prefixes(std::begin(pj::kResidentRowPrefixes),
+                                        std::end(pj::kResidentRowPrefixes));
+      prefixes.push_back("head");
+      LEDGER_ASSIGN_OR_RETURN(state, shared_.ledger->Rows(prefixes));
+    }
     // Keys and policies are few (a programme's staff and its policy versions); a state too
     // large for one message is refused rather than sent in part.
     bool more = PageRows(state, "", [&](unsigned n) { return results.initRows(n); });
@@ -797,6 +901,7 @@ Status Serve(const ServeOptions& options) {
     auto receiver = address->listen();
     std::string bound = options.listen.substr(0, options.listen.rfind(':')) + ":" +
                         std::to_string(receiver->getPort());
+    shared.timer = &io.provider->getTimer();
     Listener listener(shared, tls);
     spdlog::info("serving {} ({} entries) on {}{}{}", ledger->Origin(), ledger->size(), bound,
                  options.public_reads ? ", reads public" : "",

@@ -34,6 +34,10 @@ inline constexpr uint32_t kDefaultRequestsPerSecond = 200;
 inline constexpr uint32_t kDefaultHandshakeSeconds = 10;
 // How often a read-only service reopens its ledger to show what its writer added.
 inline constexpr uint32_t kReadOnlyRefreshMs = 1000;
+// Writers take the head in turns (one prepares, signs and commits while the others wait in
+// line); a writer that makes no call for this long loses its turn to the next, so a stalled
+// client cannot hold up the rest.
+inline constexpr int64_t kWriteTurnIdleMs = 1000;
 // A submitted message may not be smaller than an entry of the largest size plus framing.
 inline constexpr uint64_t kMessageBytesMin = (1 << 20) + (64 << 10);
 
