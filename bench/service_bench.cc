@@ -16,7 +16,6 @@
 // Output: one "name value" line per figure, for the script to read. Exit 2 on bad arguments,
 // 4 when the server cannot be used, 1 when a client's operation failed.
 #include <CLI/CLI.hpp>
-
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -143,52 +142,55 @@ int RunClients(const Common& common, const char* name, Work work) {
 }
 
 int Append(const Common& common, uint64_t first) {
-  return RunClients(common, "append", [&](size_t client, fundledger::ledger::Ledger& ledger,
-                                          Clock::time_point deadline, std::vector<double>* ms) {
-    auto key = LoadKey(common.keys[client]);
-    if (!key.ok()) return key.status();
-    // Each client numbers its ids in its own block of 10^6 past `first`.
-    uint64_t next = first + client * 1000000;
-    while (Clock::now() < deadline) {
-      ev::RecipientRegistered body;
-      body.recipient_id = Uscc(next);
-      body.name = "Bench " + std::to_string(next++);
-      body.district = "nanshan";
-      fundledger::ledger::AppendRequest request;
-      request.body = body;
-      auto t0 = Clock::now();
-      auto done = ledger.Append(*key, std::span(&request, 1), 0, 0);
-      auto t1 = Clock::now();
-      if (!done.ok()) return done.status();
-      ms->push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
-    return Status::Ok();
-  });
+  return RunClients(common, "append",
+                    [&](size_t client, fundledger::ledger::Ledger& ledger,
+                        Clock::time_point deadline, std::vector<double>* ms) {
+                      auto key = LoadKey(common.keys[client]);
+                      if (!key.ok()) return key.status();
+                      // Each client numbers its ids in its own block of 10^6 past `first`.
+                      uint64_t next = first + client * 1000000;
+                      while (Clock::now() < deadline) {
+                        ev::RecipientRegistered body;
+                        body.recipient_id = Uscc(next);
+                        body.name = "Bench " + std::to_string(next++);
+                        body.district = "nanshan";
+                        fundledger::ledger::AppendRequest request;
+                        request.body = body;
+                        auto t0 = Clock::now();
+                        auto done = ledger.Append(*key, std::span(&request, 1), 0, 0);
+                        auto t1 = Clock::now();
+                        if (!done.ok()) return done.status();
+                        ms->push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+                      }
+                      return Status::Ok();
+                    });
 }
 
 int Read(const Common& common, const std::vector<std::string>& rows) {
-  return RunClients(common, "read", [&](size_t client, fundledger::ledger::Ledger& ledger,
-                                        Clock::time_point deadline, std::vector<double>* ms) {
-    // The view is the client's LedgerState over the server's rows; its source reads one row
-    // over the wire without caching it.
-    const auto* state = dynamic_cast<const pj::LedgerState*>(&ledger.view());
-    if (state == nullptr || state->source == nullptr) {
-      return Status::InvalidArgument("the connected ledger has no row source");
-    }
-    size_t next = client * 7919;
-    while (Clock::now() < deadline) {
-      const std::string& key = rows[next++ % rows.size()];
-      auto t0 = Clock::now();
-      auto value = state->source->ReadRow(key);
-      if (!value.ok()) return value.status();
-      if (!*value) return Status::NotFound("row " + key + " is not on the server");
-      pj::LedgerState scratch;
-      if (Status s = pj::LoadRow(&scratch, key, **value); !s.ok()) return s;
-      auto t1 = Clock::now();
-      ms->push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-    }
-    return Status::Ok();
-  });
+  return RunClients(common, "read",
+                    [&](size_t client, fundledger::ledger::Ledger& ledger,
+                        Clock::time_point deadline, std::vector<double>* ms) {
+                      // The view is the client's LedgerState over the server's rows; its source
+                      // reads one row over the wire without caching it.
+                      const auto* state = dynamic_cast<const pj::LedgerState*>(&ledger.view());
+                      if (state == nullptr || state->source == nullptr) {
+                        return Status::InvalidArgument("the connected ledger has no row source");
+                      }
+                      size_t next = client * 7919;
+                      while (Clock::now() < deadline) {
+                        const std::string& key = rows[next++ % rows.size()];
+                        auto t0 = Clock::now();
+                        auto value = state->source->ReadRow(key);
+                        if (!value.ok()) return value.status();
+                        if (!*value)
+                          return Status::NotFound("row " + key + " is not on the server");
+                        pj::LedgerState scratch;
+                        if (Status s = pj::LoadRow(&scratch, key, **value); !s.ok()) return s;
+                        auto t1 = Clock::now();
+                        ms->push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+                      }
+                      return Status::Ok();
+                    });
 }
 
 int Mirror(const Common& common, const std::string& dir) {

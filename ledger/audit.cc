@@ -238,7 +238,8 @@ uint64_t CompareMerkleNodes(const Ledger& stored, const ReplayTree& tree, AuditR
   };
   settle();
   if (tree.size() == 0) level = kMerkleLevelsMax;
-  Status scanned = stored.inspection().ScanMerkle([&](std::string_view key, std::string_view value) {
+  Status scanned = stored.inspection().ScanMerkle([&](std::string_view key,
+                                                      std::string_view value) {
     if (key.size() != internal::kMerkleKeyBytes) {
       finding("stored Merkle record " +
               ev::Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(key.data()),
@@ -286,7 +287,8 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
           "the ledger stores an entry after its head, entry " + std::to_string(report->entries)));
     }
   }
-  auto count = incremental ? Result<uint64_t>(report->entries) : stored.inspection().CountStoredEntries();
+  auto count =
+      incremental ? Result<uint64_t>(report->entries) : stored.inspection().CountStoredEntries();
   if (count.ok() && *count != report->entries) {
     report->findings.push_back(Integrity(0, "", "integrity.count", "the ledger stores " + std::to_string(*count) +
                                                                      " entries but its head is entry " + std::to_string(report->entries)));
@@ -569,9 +571,9 @@ class AttestedRows : public pj::RowSource {
 
 // What an incremental audit starts from.
 struct AttestedBase {
-  uint64_t seq = 0;       // the attestation's
-  Hash state_hash{};      // the state hash it signed
-  RowValues resident;     // the head, keys and policies before it, whole
+  uint64_t seq = 0;    // the attestation's
+  Hash state_hash{};   // the state hash it signed
+  RowValues resident;  // the head, keys and policies before it, whole
 };
 
 // Starts an incremental audit at the last AuditAttested entry: the Merkle tree of the entries
@@ -722,10 +724,11 @@ Status VerifyAttestedBase(const Ledger& ledger, const Replayer& replayer, const 
   };
   OverlaidLeaves attested(before, nullptr, nullptr);
   OverlaidLeaves replayed(after, compare, count);
-  LEDGER_RETURN_IF_ERROR(ledger.inspection().ScanRows([&](std::string_view key, std::string_view value) {
-    attested.Stored(key, value);
-    replayed.Stored(key, value);
-  }));
+  LEDGER_RETURN_IF_ERROR(
+      ledger.inspection().ScanRows([&](std::string_view key, std::string_view value) {
+        attested.Stored(key, value);
+        replayed.Stored(key, value);
+      }));
   if (attested.Root() != base.state_hash) {
     return Status::Corruption("entry " + std::to_string(base.seq) + NotAttestedState());
   }
@@ -751,9 +754,9 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
     if (options.stored == nullptr) {
       return Status::InvalidArgument("an audit since the last attestation needs the ledger itself");
     }
-    LEDGER_ASSIGN_OR_RETURN(base, ResumeFromAttestation(*options.stored, &report,
-                                                        replayer.mutable_tree(), &rows,
-                                                        &attested_rows));
+    LEDGER_ASSIGN_OR_RETURN(
+        base, ResumeFromAttestation(*options.stored, &report, replayer.mutable_tree(), &rows,
+                                    &attested_rows));
     first = base.seq;
     replayer.set_base_attestation(first);
     for (const auto& [row, info] : report.state.keys)
@@ -790,8 +793,7 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
   if (chain_intact && options.stored != nullptr) {
     CompareStored(*options.stored, replayer, options.since_attestation, &report);
     if (rows != nullptr) {
-      LEDGER_RETURN_IF_ERROR(
-          VerifyAttestedBase(*options.stored, replayer, *rows, base, &report));
+      LEDGER_RETURN_IF_ERROR(VerifyAttestedBase(*options.stored, replayer, *rows, base, &report));
     }
   }
   if (chain_intact) {

@@ -364,8 +364,8 @@ Result<FollowResult> Follow(Ledger* mirror, const Ledger& source, int64_t now_ms
   std::vector<StoredEntry> group;
   for (uint64_t next = held + 1; next <= result.source_size;) {
     if (stop && stop()) break;
-    const size_t count = static_cast<size_t>(
-        std::min<uint64_t>(group_entries, result.source_size - next + 1));
+    const size_t count =
+        static_cast<size_t>(std::min<uint64_t>(group_entries, result.source_size - next + 1));
     source.ReadRawRange(next, count, &raw);
     if (raw.size() != count) {
       return Status::Corruption("the source returned " + std::to_string(raw.size()) +

@@ -171,8 +171,8 @@ class RocksLedger : public Ledger, public Inspection {
   const MerkleNodeSource& tree() const override { return tree_; }
   const Inspection& inspection() const override { return *this; }
   Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const override;
-  Status ScanRows(const std::function<void(std::string_view key, std::string_view value)>& fn)
-      const override;
+  Status ScanRows(
+      const std::function<void(std::string_view key, std::string_view value)>& fn) const override;
   Result<std::optional<std::string>> RowAsOf(const std::string& row_key,
                                              uint64_t seq) const override;
   Status StoreCheckpoint(uint64_t tree_size, const std::string& note) override;
@@ -998,7 +998,8 @@ Result<std::optional<std::string>> RocksLedger::RowAsOf(const std::string& row_k
                                                         uint64_t seq) const {
   // History keys: row key || 0x00 || ~seq, so the first at or after HistoryKey(row, seq) is
   // the row's newest version at or before `seq`; an empty value is a removal.
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kHistory]));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[kHistory]));
   it->Seek(internal::HistoryKey(row_key, seq));
   LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading row history"));
   const std::string prefix = row_key + std::string(1, '\0');

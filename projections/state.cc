@@ -18,7 +18,6 @@ std::span<const uint8_t> AsBytes(std::string_view text) {
   return {reinterpret_cast<const uint8_t*>(text.data()), text.size()};
 }
 
-
 using nlohmann::json;
 namespace ev = ::fundledger::events;
 
@@ -770,7 +769,8 @@ Hash StateLeaf(std::string_view row_key, std::string_view value) {
 
 Hash StateHash(const LedgerState& state) {
   std::vector<Hash> leaves;
-  for (const std::string& key : AllRowKeys(state)) leaves.push_back(StateLeaf(key, *EncodeRow(state, key)));
+  for (const std::string& key : AllRowKeys(state))
+    leaves.push_back(StateLeaf(key, *EncodeRow(state, key)));
   return ev::Rfc9162Root(leaves);
 }
 

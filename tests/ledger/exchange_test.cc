@@ -5,6 +5,8 @@
 // entry removed from the middle (a chain gap), another ledger's entries, a wrong leafHash,
 // malformed JSON. Importing the rest of an export into a ledger that holds its beginning
 // continues the chain. ParseExport refuses truncated Cap'n Proto data.
+#include "ledger/exchange.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -24,7 +26,6 @@
 #include "events/crypto.h"
 #include "events/text.h"
 #include "ledger/audit.h"
-#include "ledger/exchange.h"
 #include "ledger/inspection.h"
 #include "ledger/internal/storage_format.h"
 #include "ledger/ledger.h"
@@ -536,8 +537,9 @@ TEST_F(ExchangeTest, MirrorFollowsInGroupsResumesAndEndsWithItsSourcesRoot) {
   std::unique_ptr<Ledger> mirror = FreshForImport("mirror");
   ASSERT_NE(mirror, nullptr);
   int groups = 0;
-  auto first = Follow(mirror.get(), *ledger_, FixedClockMs(), [&groups] { return groups++ >= 1; },
-                      nullptr, /*group_entries=*/7);
+  auto first = Follow(
+      mirror.get(), *ledger_, FixedClockMs(), [&groups] { return groups++ >= 1; }, nullptr,
+      /*group_entries=*/7);
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_EQ(first->appended, 7u);
   EXPECT_EQ(first->source_size, size_);

@@ -953,8 +953,8 @@ TEST_F(ServiceTest, SigtermExitsZeroWithACleanLedger) {
 TEST_F(ServiceTest, MirrorFollowsTheServiceAndRefusesAForkedOne) {
   ShellRun exported = Local("export --out copy.jsonl");
   ASSERT_EQ(exported.code, 0) << exported.err;
-  ShellRun imported = Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) +
-                                           " --ledger forked import copy.jsonl");
+  ShellRun imported =
+      Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --ledger forked import copy.jsonl");
   ASSERT_EQ(imported.code, 0) << imported.err;
   Start();
   ServerProcess forked(dir_->path(), "", "forked");
@@ -969,11 +969,12 @@ TEST_F(ServiceTest, MirrorFollowsTheServiceAndRefusesAForkedOne) {
                                        "clerk --unit SZ-STIB --holder 'forked clerk'");
   ASSERT_EQ(other.code, 0) << other.err;
 
-  ShellRun mirror = Against(*server_, "--key " + ShellQuote(auditor_) +
-                                          " --ledger mirror mirror --once");
+  ShellRun mirror =
+      Against(*server_, "--key " + ShellQuote(auditor_) + " --ledger mirror mirror --once");
   ASSERT_EQ(mirror.code, 0) << mirror.out << mirror.err;
   EXPECT_THAT(mirror.out, HasSubstr("all verified"));
-  ShellRun audit = Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --ledger mirror --json verify");
+  ShellRun audit =
+      Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --ledger mirror --json verify");
   ASSERT_EQ(audit.code, 0) << audit.err;
   json verified = json::parse(audit.out);
   EXPECT_EQ(verified.value("rootHash", "") + "@" + std::to_string(verified.value("entries", 0)),
@@ -982,10 +983,12 @@ TEST_F(ServiceTest, MirrorFollowsTheServiceAndRefusesAForkedOne) {
   EXPECT_EQ(full.code, 0) << full.out << full.err;
   EXPECT_THAT(full.out, HasSubstr("result: clean"));
 
-  ShellRun fork = Against(forked, "--key " + ShellQuote(auditor_) + " --ledger mirror mirror --once");
+  ShellRun fork =
+      Against(forked, "--key " + ShellQuote(auditor_) + " --ledger mirror mirror --once");
   EXPECT_EQ(fork.code, 3) << fork.out << fork.err;
   EXPECT_THAT(fork.err, HasSubstr("fork"));
-  ShellRun after = Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --ledger mirror --json verify");
+  ShellRun after =
+      Sh(dir_->path(), ShellQuote(FUNDLEDGER_BINARY) + " --ledger mirror --json verify");
   EXPECT_EQ(json::parse(after.out).value("rootHash", ""), verified.value("rootHash", ""));
 }
 
@@ -1006,11 +1009,14 @@ TEST_F(ServiceTest, SigkillDuringWritesLosesNoAcknowledgedEntry) {
               server_->address() + " --server-ca tls.crt --key " +
               ShellQuote(clerks[static_cast<size_t>(i)]) +
               " recipient register --id $id --name \"k $id\" --kind enterprise "
-              "--district futian > one-" + std::to_string(i) + " 2>&1 || break; "
-              "echo \"$id $(cat one-" + std::to_string(i) + ")\" >> acked-" +
-              std::to_string(i) + "; done) & ";
+              "--district futian > one-" +
+              std::to_string(i) +
+              " 2>&1 || break; "
+              "echo \"$id $(cat one-" +
+              std::to_string(i) + ")\" >> acked-" + std::to_string(i) + "; done) & ";
     std::string ids;
-    for (uint32_t n = 1; n <= 200; ++n) ids += testutil::Uscc(60000 + static_cast<uint32_t>(i) * 1000 + n) + "\n";
+    for (uint32_t n = 1; n <= 200; ++n)
+      ids += testutil::Uscc(60000 + static_cast<uint32_t>(i) * 1000 + n) + "\n";
     testutil::WriteText(Path("ids-" + std::to_string(i)), ids);
   }
   pid_t writers = ::fork();
@@ -1029,7 +1035,8 @@ TEST_F(ServiceTest, SigkillDuringWritesLosesNoAcknowledgedEntry) {
   ::waitpid(writers, &status, 0);
   std::map<std::string, uint64_t> acked;  // recipient id -> seq the client was told
   for (int i = 0; i < 3; ++i) {
-    for (const std::string& line : testutil::NonEmptyLines(testutil::ReadText(Path("acked-" + std::to_string(i))))) {
+    for (const std::string& line :
+         testutil::NonEmptyLines(testutil::ReadText(Path("acked-" + std::to_string(i))))) {
       std::smatch m;
       if (std::regex_search(line, m, std::regex("^([0-9A-Z]+) .*as entry ([0-9]+)"))) {
         acked[m[1].str()] = std::stoull(m[2].str());
@@ -1057,7 +1064,8 @@ TEST_F(ServiceTest, SigkillDuringWritesLosesNoAcknowledgedEntry) {
 // served after the service reopens its copy.
 TEST_F(ServiceTest, MirrorCopyIsServedReadOnlyAndShowsWhatTheMirrorAdds) {
   Start();
-  ShellRun first = Against(*server_, "--key " + ShellQuote(auditor_) + " --ledger mirror mirror --once");
+  ShellRun first =
+      Against(*server_, "--key " + ShellQuote(auditor_) + " --ledger mirror mirror --once");
   ASSERT_EQ(first.code, 0) << first.err;
   ServerProcess copy(dir_->path(), "--read-only", "mirror");
   ASSERT_GT(copy.port(), 0);
@@ -1065,19 +1073,21 @@ TEST_F(ServiceTest, MirrorCopyIsServedReadOnlyAndShowsWhatTheMirrorAdds) {
     ShellRun status = Against(server, "--key " + ShellQuote(auditor_) + " status --json");
     EXPECT_EQ(status.code, 0) << status.err;
     json j = json::parse(status.out, nullptr, false);
-    return j.is_discarded() ? std::string() : j.value("rootHash", "") + "@" + std::to_string(j.value("size", 0));
+    return j.is_discarded() ? std::string()
+                            : j.value("rootHash", "") + "@" + std::to_string(j.value("size", 0));
   };
   EXPECT_EQ(root_of(copy), RemoteRoot());
   const std::string before = root_of(copy);
-  ShellRun refused = Against(copy, "--key " + ShellQuote(admin_) +
-                                       " recipient register --id " + testutil::Uscc(88100) +
+  ShellRun refused = Against(copy, "--key " + ShellQuote(admin_) + " recipient register --id " +
+                                       testutil::Uscc(88100) +
                                        " --name refused --kind enterprise --district futian");
   EXPECT_EQ(refused.code, 2) << refused.err;
   EXPECT_THAT(refused.err, HasSubstr("write to the service it follows"));
   EXPECT_EQ(root_of(copy), before);
   // The service grows; the mirror follows; the read-only service shows it after a reopen.
   std::string clerk = NewClerk("grow.pem", "SZ-STIB", "grow clerk");
-  ShellRun more = Against(*server_, "--key " + ShellQuote(auditor_) + " --ledger mirror mirror --once");
+  ShellRun more =
+      Against(*server_, "--key " + ShellQuote(auditor_) + " --ledger mirror mirror --once");
   ASSERT_EQ(more.code, 0) << more.err;
   std::string seen;
   for (int i = 0; i < 50 && seen != RemoteRoot(); ++i) {

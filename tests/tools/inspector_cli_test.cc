@@ -552,8 +552,10 @@ TEST_F(InspectorCliTest, MirrorFollowsUntilStopped) {
       "export FUNDLEDGER_NOW=" + Q(kNow) + "; " + fl +
           " --ledger mirror mirror --from-ledger ledger --interval 1 > mirror.out 2>&1 & m=$!; "
           "for i in $(seq 100); do grep -q 'mirrored' mirror.out && break; sleep 0.1; done; " +
-          fl + " --ledger ledger --key " + Q(auditor_) + " audit --attest > /dev/null || exit 90; "
-          "for i in $(seq 100); do grep -q 'mirrored 1 entries' mirror.out && break; sleep 0.1; done; "
+          fl + " --ledger ledger --key " + Q(auditor_) +
+          " audit --attest > /dev/null || exit 90; "
+          "for i in $(seq 100); do grep -q 'mirrored 1 entries' mirror.out && break; sleep 0.1; "
+          "done; "
           "kill -TERM $m; wait $m; echo \"mirror exit $?\"; cat mirror.out");
   EXPECT_THAT(run.out, HasSubstr("mirrored 1 entries")) << run.out << run.err;
   EXPECT_THAT(run.out, HasSubstr("mirror exit 0")) << run.out << run.err;

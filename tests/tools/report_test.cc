@@ -6,9 +6,9 @@
 // the hledger journal balances to the fen as `query` does.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <rocksdb/db.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <rocksdb/db.h>
 
 #include <filesystem>
 #include <map>
@@ -678,8 +678,8 @@ TEST_F(ReportTest, WritersAreAModuleLoadedOnlyForXlsxAndPdf) {
   // The executable alone, in a directory without the module.
   const std::string lone = dir_->Sub("lone");
   ASSERT_EQ(::mkdir(lone.c_str(), 0700), 0);
-  auto copied = testutil::RunShell(dir_->path(), "cp " + ShellQuote(FUNDLEDGER_BINARY) + " " +
-                                                     ShellQuote(lone + "/fundledger"));
+  auto copied = testutil::RunShell(
+      dir_->path(), "cp " + ShellQuote(FUNDLEDGER_BINARY) + " " + ShellQuote(lone + "/fundledger"));
   ASSERT_EQ(copied.code, 0) << copied.err;
   ledger_.reset();
   auto run = [&](const std::string& args) {
@@ -688,7 +688,8 @@ TEST_F(ReportTest, WritersAreAModuleLoadedOnlyForXlsxAndPdf) {
   };
   for (std::string format : {"xlsx", "pdf"}) {
     const std::string out = dir_->Sub("r." + format);
-    auto refused = run("report annual --year 2025 --format " + format + " --out " + ShellQuote(out));
+    auto refused =
+        run("report annual --year 2025 --format " + format + " --out " + ShellQuote(out));
     EXPECT_EQ(refused.code, 4) << format << ": " << refused.err;
     EXPECT_THAT(refused.err, HasSubstr("cannot load the report writers")) << format;
     EXPECT_EQ(testutil::NonEmptyLines(refused.err).size(), 1u) << refused.err;

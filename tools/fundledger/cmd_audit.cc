@@ -123,9 +123,10 @@ void PrintSummary(const Context& ctx, const ledger::AuditReport& report, const s
     std::cout << "audit since the attestation at entry " << report.attestation_seq
               << " (entries before it as attested, not re-checked)\n";
   }
-  std::cout << "audit of " << origin << "\n  entries " << report.entries << ", recipients " << rows_of("recipient")
-            << ", applications " << rows_of("app") << ", checkpoints checked " << report.checkpoints_checked
-            << "\n  root  " << ev::Hex(report.root) << "\n  state " << ev::Hex(report.state_hash) << "\n";
+  std::cout << "audit of " << origin << "\n  entries " << report.entries << ", recipients "
+            << rows_of("recipient") << ", applications " << rows_of("app")
+            << ", checkpoints checked " << report.checkpoints_checked << "\n  root  "
+            << ev::Hex(report.root) << "\n  state " << ev::Hex(report.state_hash) << "\n";
   std::printf("  %-8s %20s %20s %20s\n", "measure", "allocated", "awarded", "paid");
   for (const auto& [m, t] : by_measure) {
     std::printf("  %-8s %20s %20s %20s\n", m.c_str(), ev::FormatYuan(allocated[m]).c_str(),

@@ -1,6 +1,6 @@
-// `fundledger mirror`: a copy of a ledger (a service's, or a directory's) that follows it, verifying every entry exactly as
-// import does (ledger::Follow), committing in groups, resuming where it stopped, and refusing a
-// source whose history is not the one it has verified (a fork).
+// `fundledger mirror`: a copy of a ledger (a service's, or a directory's) that follows it,
+// verifying every entry exactly as import does (ledger::Follow), committing in groups, resuming
+// where it stopped, and refusing a source whose history is not the one it has verified (a fork).
 #include <signal.h>
 
 #include <chrono>

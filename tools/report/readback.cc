@@ -19,7 +19,8 @@ namespace {
 
 uint32_t Le(const std::string& b, size_t at, int bytes) {
   uint32_t v = 0;
-  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | static_cast<uint8_t>(b[at + static_cast<size_t>(i)]);
+  for (int i = bytes - 1; i >= 0; --i)
+    v = (v << 8) | static_cast<uint8_t>(b[at + static_cast<size_t>(i)]);
   return v;
 }
 
@@ -37,7 +38,8 @@ Result<std::string> ZipMember(const std::string& zip, const std::string& wanted)
   for (size_t i = 0; i < entries; ++i) {
     if (at + kCentralBytes > zip.size() || Le(zip, at, 4) != 0x02014b50) break;
     uint32_t method = Le(zip, at + 10, 2), packed = Le(zip, at + 20, 4), size = Le(zip, at + 24, 4);
-    size_t name_len = Le(zip, at + 28, 2), extra = Le(zip, at + 30, 2), comment = Le(zip, at + 32, 2);
+    size_t name_len = Le(zip, at + 28, 2), extra = Le(zip, at + 30, 2),
+           comment = Le(zip, at + 32, 2);
     size_t local = Le(zip, at + 42, 4);
     if (at + kCentralBytes + name_len > zip.size()) break;
     std::string name = zip.substr(at + kCentralBytes, name_len);
@@ -60,7 +62,8 @@ Result<std::string> ZipMember(const std::string& zip, const std::string& wanted)
     if (rc != Z_STREAM_END || z.total_out != size) break;
     return out;
   }
-  return Status::InvalidArgument("not an xlsx file made by fundledger (no readable " + wanted + ")");
+  return Status::InvalidArgument("not an xlsx file made by fundledger (no readable " + wanted +
+                                 ")");
 }
 
 std::string XmlUnescape(std::string s) {
@@ -80,10 +83,12 @@ Result<std::string> ReadXlsxParams(const std::string& bytes) {
   LEDGER_ASSIGN_OR_RETURN(std::string xml, ZipMember(bytes, "docProps/custom.xml"));
   const std::string marker = "name=\"fundledger-params\"><vt:lpwstr>";
   size_t start = xml.find(marker);
-  if (start == std::string::npos) return Status::InvalidArgument("the workbook carries no fundledger params");
+  if (start == std::string::npos)
+    return Status::InvalidArgument("the workbook carries no fundledger params");
   start += marker.size();
   size_t end = xml.find("</vt:lpwstr>", start);
-  if (end == std::string::npos) return Status::InvalidArgument("the workbook's fundledger params are cut off");
+  if (end == std::string::npos)
+    return Status::InvalidArgument("the workbook's fundledger params are cut off");
   return XmlUnescape(xml.substr(start, end - start));
 }
 
@@ -130,12 +135,15 @@ Result<std::string> Utf16HexString(const std::string& bytes, size_t at) {
     units.push_back(unit);
     at += 4;
   }
-  if (at >= bytes.size() || bytes[at] != '>') return Status::InvalidArgument("the PDF's params are cut off");
-  if (units.empty() || units[0] != 0xFEFF) return Status::InvalidArgument("the PDF's params are not UTF-16");
+  if (at >= bytes.size() || bytes[at] != '>')
+    return Status::InvalidArgument("the PDF's params are cut off");
+  if (units.empty() || units[0] != 0xFEFF)
+    return Status::InvalidArgument("the PDF's params are not UTF-16");
   std::string out;
   for (size_t i = 1; i < units.size(); ++i) {
     uint32_t u = units[i];
-    if (u >= 0xD800 && u < 0xDC00 && i + 1 < units.size() && units[i + 1] >= 0xDC00 && units[i + 1] < 0xE000) {
+    if (u >= 0xD800 && u < 0xDC00 && i + 1 < units.size() && units[i + 1] >= 0xDC00 &&
+        units[i + 1] < 0xE000) {
       u = 0x10000 + ((u - 0xD800) << 10) + (units[++i] - 0xDC00);
     } else if (u >= 0xD800 && u < 0xE000) {
       return Status::InvalidArgument("the PDF's params are not valid UTF-16");
@@ -169,7 +177,8 @@ Result<std::string> LiteralString(const std::string& bytes, size_t at) {
 Result<std::string> ReadPdfParams(const std::string& bytes) {
   if (bytes.compare(0, 5, "%PDF-") != 0) return Status::InvalidArgument("not a PDF file");
   size_t at = bytes.rfind("/Keywords");
-  if (at == std::string::npos) return Status::InvalidArgument("the PDF carries no fundledger params");
+  if (at == std::string::npos)
+    return Status::InvalidArgument("the PDF carries no fundledger params");
   at += 9;
   while (at < bytes.size() && bytes[at] == ' ') ++at;
   if (at < bytes.size() && bytes[at] == '<') return Utf16HexString(bytes, at + 1);

@@ -11,9 +11,9 @@
 
 #include <algorithm>
 #include <chrono>
-#include <functional>
 #include <cstdio>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -120,8 +120,9 @@ kj::Promise<uint64_t> WaitForWriteTurn(Shared& shared, uint64_t id, kj::Promise<
   // Woken by a release, or every quarter of the idle limit to look at an idle holder (and at a
   // wake-up lost to a cancelled waiter).
   auto poll = shared.timer->afterDelay(kWriteTurnIdleMs / 4 * kj::MILLISECONDS);
-  return woken.exclusiveJoin(kj::mv(poll)).then(
-      [&shared, id]() { return TakeWriteTurn(shared, id); });
+  return woken.exclusiveJoin(kj::mv(poll)).then([&shared, id]() {
+    return TakeWriteTurn(shared, id);
+  });
 }
 
 kj::Promise<uint64_t> TakeWriteTurn(Shared& shared, uint64_t id) {
@@ -510,7 +511,8 @@ class SessionImpl final : public sv::Session::Server {
 
   Status ReadRow(const std::string& key, sv::Session::ReadRowResults::Builder results) {
     LEDGER_RETURN_IF_ERROR(Access());
-    LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> row, shared_.ledger->inspection().StoredRow(key));
+    LEDGER_ASSIGN_OR_RETURN(std::optional<std::string> row,
+                            shared_.ledger->inspection().StoredRow(key));
     results.setFound(row.has_value());
     if (row) results.setValue(AsData(*row));
     return Status::Ok();
@@ -893,7 +895,9 @@ Status Serve(const ServeOptions& options) {
     }
     kj::TlsContext::Options tls_options;
     tls_options.useSystemTrustStore = false;
-    KJ_IF_MAYBE (pair, keypair) { tls_options.defaultKeypair = *pair; }
+    KJ_IF_MAYBE (pair, keypair) {
+      tls_options.defaultKeypair = *pair;
+    }
     tls_options.timer = io.provider->getTimer();
     tls_options.acceptTimeout = options.handshake_seconds * kj::SECONDS;
     kj::TlsContext tls(kj::mv(tls_options));
@@ -914,21 +918,19 @@ Status Serve(const ServeOptions& options) {
     // A read-only service reopens its ledger between calls to show what its writer added; a
     // paged read that spans a reopen may see the newer ledger on its later pages.
     std::function<kj::Promise<void>()> refresh = [&]() -> kj::Promise<void> {
-      return io.provider->getTimer()
-          .afterDelay(kReadOnlyRefreshMs * kj::MILLISECONDS)
-          .then([&]() {
-            auto fresh = ledger::Ledger::Open(options.ledger_dir, ledger::OpenMode::kReader);
-            if (!fresh.ok()) {
-              spdlog::warn("reopening {}: {}", options.ledger_dir, fresh.status().ToString());
-            } else {
-              if ((*fresh)->size() != ledger->size()) {
-                spdlog::info("now {} entries", (*fresh)->size());
-              }
-              ledger = std::move(*fresh);
-              shared.ledger = ledger.get();
-            }
-            return refresh();
-          });
+      return io.provider->getTimer().afterDelay(kReadOnlyRefreshMs * kj::MILLISECONDS).then([&]() {
+        auto fresh = ledger::Ledger::Open(options.ledger_dir, ledger::OpenMode::kReader);
+        if (!fresh.ok()) {
+          spdlog::warn("reopening {}: {}", options.ledger_dir, fresh.status().ToString());
+        } else {
+          if ((*fresh)->size() != ledger->size()) {
+            spdlog::info("now {} entries", (*fresh)->size());
+          }
+          ledger = std::move(*fresh);
+          shared.ledger = ledger.get();
+        }
+        return refresh();
+      });
     };
     kj::Promise<void> serving = listener.AcceptLoop(*receiver);
     if (options.read_only) serving = serving.exclusiveJoin(refresh());
