@@ -762,11 +762,6 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
     for (const auto& [row, info] : report.state.keys)
       known.emplace(ev::KeyIdOf(info.public_key), info.public_key);
   }
-  // A backed state must not outlive its rows: the report keeps what was read.
-  struct Detach {
-    AuditReport* report;
-    ~Detach() { report->state.source = nullptr; }
-  } detach{&report};
   report.first_replayed = first;
   if (first <= size) {
     WindowReader reader(source, first, size, std::move(known));
@@ -819,6 +814,9 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
   } else if (!chain_intact) {
     report.state_hash = Hash{};  // the replay stopped short: no state to hash
   }
+  // A backed state must not outlive its rows (`attested_rows` ends with this call): the report
+  // keeps what was read, and a lookup past it finds nothing rather than freed memory.
+  report.state.source = nullptr;
   return report;
 }
 

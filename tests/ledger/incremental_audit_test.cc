@@ -143,6 +143,11 @@ TEST_F(IncrementalAuditTest, IntactLedgerGivesTheFullAuditsResultFromTheAttestat
   EXPECT_EQ(since->entries, ledger_->size());
   EXPECT_EQ(since->root, full->root);
   EXPECT_EQ(since->state_hash, full->state_hash);
+  // The report holds what the replay read; the rows it was read from ended with the audit, so
+  // a lookup of a row it did not read finds nothing (it must not reach them).
+  EXPECT_EQ(since->state.source, nullptr);
+  EXPECT_EQ(since->state.FindApplication("A-1"), nullptr);
+  EXPECT_NE(since->state.FindApplication("A-4"), nullptr);
 }
 
 TEST_F(IncrementalAuditTest, DamageAfterTheAttestationIsNamedByTheIncrementalAudit) {
