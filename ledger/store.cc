@@ -449,57 +449,32 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
   rocksdb::WriteBatch batch;
   std::vector<AppendResult> results;
   for (size_t i = 0; i < requests.size(); ++i) {
-    ev::Entry e;
-    e.ledger_id = state_.info.ledger_id;
-    e.seq = state_.info.head_seq + 1;
-    e.prev_hash = state_.info.head_hash;
-    e.recorded_at_ms = at_ms;
-    e.signer = signer.key_id();
-    e.idempotency_key = requests[i].idempotency_key;
-    e.body = requests[i].body;
     std::string where = requests.size() > 1 ? "request " + std::to_string(i + 1) : "";
     auto prefixed = [&where](const Status& s) { return where.empty() ? s : s.WithPrefix(where); };
-    // The writer decides what the caller left to it, on the state it holds.
-    auto note = pj::Resolve(state_, e, requests[i].defaults, &e.body);
-    // A decision (or refusal) made on a row that could not be read is unsound.
-    if (!state_.ReadStatus().ok()) note = state_.ReadStatus();
-    if (!note.ok()) {
+    // The writer's decisions and checks, on the state left by the requests before: the same
+    // function a service runs before its client signs (ledger/prepare.cc).
+    auto prepared = PrepareEntry(state_, signer.key_id(), requests[i], at_ms);
+    if (!prepared.ok()) {
       Rollback();
-      return prefixed(note.status());
+      return prefixed(prepared.status());
     }
-    if (!e.idempotency_key.empty()) {
-      const pj::IdempotencyRecord* used = state_.FindIdempotency(e.idempotency_key);
-      if (used != nullptr && used->content == pj::ContentDigest(e)) {
-        results.push_back(AppendResult{used->seq, true, ""});
-        continue;
-      }
-    }
-    Status valid = pj::Validate(state_, e);
-    if (!state_.ReadStatus().ok()) valid = state_.ReadStatus();
-    if (!valid.ok()) {
-      Rollback();
-      return prefixed(valid);
-    }
-    // Signed only if the reader takes it back: an entry over a reader's limit, once written,
-    // would keep the ledger from opening.
-    auto encoded = ev::EncodeEntryForSigning(e);
-    if (!encoded.ok()) {
-      Rollback();
-      return prefixed(encoded.status());
+    if (prepared->replayed_seq != 0) {
+      results.push_back(AppendResult{prepared->replayed_seq, true, ""});
+      continue;
     }
     StoredEntry sealed;
-    sealed.entry_bytes = std::move(*encoded);
+    sealed.entry_bytes = std::move(prepared->entry_bytes);
     sealed.signature = signer.Sign(sealed.entry_bytes);
     // Pair assertion: what we are about to store verifies exactly as audit will check it.
     LEDGER_CHECK(ev::Ed25519Verify(signer.public_key(), sealed.entry_bytes, sealed.signature));
     sealed.leaf_hash = ev::EntryLeafHash(sealed.entry_bytes, sealed.signature);
-    sealed.entry = std::move(e);
+    sealed.entry = std::move(prepared->entry);
     Status staged = Stage(sealed, &batch);
     if (!staged.ok()) {
       Rollback();
       return prefixed(staged);
     }
-    results.push_back(AppendResult{sealed.entry.seq, false, std::move(*note)});
+    results.push_back(AppendResult{sealed.entry.seq, false, std::move(prepared->note)});
   }
   if (batch.Count() == 0) return results;  // every request was an idempotent retry
   LEDGER_RETURN_IF_ERROR(Commit(&batch));
