@@ -1,9 +1,12 @@
 #include "ledger/audit.h"
 
+#include <array>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -27,50 +30,87 @@ Finding Integrity(uint64_t seq, std::string kind, std::string code, std::string 
   return Finding{seq, std::move(kind), std::move(code), std::move(message), true};
 }
 
-// The replay's Merkle tree: the nodes of the first base_size leaves come from an authenticated
-// base (the stored tree whose root an attestation signed, for an incremental audit), the rest
-// are computed from the replayed leaves. Node (level, index) lies in the base when its last
-// leaf does: (index + 1) << level <= base_size. Not thread safe.
+// The replay's Merkle tree, held as its frontier: the last completed node of each level. Those
+// are the left siblings the next leaf completes parents with and the nodes the root is folded
+// from, so at most 64 hashes are held whatever the size. Each node is handed to `on_node` as it
+// is completed (audit compares it with the stored one), and the roots at sizes asked for ahead
+// (the checkpoints to check) are kept as the tree passes them. An incremental audit resumes
+// from the frontier of the stored tree at the attested size, whose root the attestation signed.
+// Not thread safe.
 class ReplayTree : public MerkleNodeSource {
  public:
+  using OnNode = std::function<void(const MerkleNode&)>;
   ReplayTree() = default;
-  void Resume(const MerkleNodeSource* base, uint64_t base_size) {
+  void set_on_node(OnNode on_node) { on_node_ = std::move(on_node); }
+  // Roots to keep as the tree reaches these sizes; those within a resumed base are read from it.
+  void KeepRootsAt(std::set<uint64_t> sizes) { wanted_ = std::move(sizes); }
+  // Starts at `base_size` leaves, reading the frontier from `base`. Errors from `base`.
+  Status Resume(const MerkleNodeSource* base, uint64_t base_size) {
     LEDGER_CHECK(size_ == 0);
+    for (uint32_t level = 0; level < kMerkleLevelsMax; ++level) {
+      if (((base_size >> level) & 1) == 0) continue;
+      const uint64_t index = (base_size >> level) - 1;
+      LEDGER_ASSIGN_OR_RETURN(Hash hash, base->Node(level, index));
+      frontier_[level] = Last{index, hash};
+    }
     base_ = base;
     base_size_ = base_size;
     size_ = base_size;
+    return Status::Ok();
   }
+  // The frontier's nodes only: all NodesCompletedBy and the root at size() ever read.
   Result<Hash> Node(uint32_t level, uint64_t index) const override {
-    if (level < 64 && index < (base_size_ >> level)) {
-      LEDGER_CHECK(base_ != nullptr);
-      return base_->Node(level, index);
+    if (level < kMerkleLevelsMax && frontier_[level] && frontier_[level]->index == index) {
+      return frontier_[level]->hash;
     }
-    const uint64_t offset = level < 64 ? base_size_ >> level : 0;
-    if (level >= nodes_.size() || index < offset || index - offset >= nodes_[level].size()) {
-      return Status::NotFound("merkle node " + std::to_string(level) + "/" + std::to_string(index));
-    }
-    return nodes_[level][index - offset];
+    return Status::NotFound("merkle node " + std::to_string(level) + "/" + std::to_string(index) +
+                            " is not on the replay's frontier");
   }
-  // Appends one leaf hash and keeps the nodes it completes.
+  // Appends one leaf hash and keeps the nodes it completes on the frontier.
   void Append(const Hash& leaf_hash) {
     Result<std::vector<MerkleNode>> nodes = NodesCompletedBy(*this, size_, leaf_hash);
-    // Every left sibling of a completed parent is in the base or was kept by an earlier Append;
-    // a base node that cannot be read is an audit that cannot run (the caller checked the root).
+    // Every left sibling of a completed parent is the last completed node of its level.
     LEDGER_CHECK(nodes.ok()) << nodes.status().ToString();
     for (const MerkleNode& node : *nodes) {
-      if (nodes_.size() <= node.level) nodes_.resize(node.level + size_t{1});
-      nodes_[node.level].push_back(node.hash);
+      frontier_[node.level] = Last{node.index, node.hash};
+      ++completed_;
+      if (on_node_) on_node_(node);
     }
     ++size_;
+    if (wanted_.count(size_) != 0) roots_[size_] = Root();
+  }
+  Hash Root() const {
+    Result<Hash> root = ledger::RootAt(*this, size_);
+    LEDGER_CHECK(root.ok()) << root.status().ToString();
+    return *root;
+  }
+  // The root at `size`: the current size, a size asked for ahead and passed, or one within the
+  // base. kNotFound otherwise (a size past the replay's end); errors from the base.
+  Result<Hash> RootAt(uint64_t size) const {
+    if (size == size_) return Root();
+    if (size == 0) return EmptyRoot();
+    if (auto kept = roots_.find(size); kept != roots_.end()) return kept->second;
+    if (base_ != nullptr && size <= base_size_) return ledger::RootAt(*base_, size);
+    return Status::NotFound("the replay kept no root at size " + std::to_string(size));
   }
   uint64_t size() const { return size_; }
   uint64_t base_size() const { return base_size_; }
+  // Nodes completed by the leaves appended since the start (or the base).
+  uint64_t completed() const { return completed_; }
 
  private:
+  struct Last {
+    uint64_t index = 0;
+    Hash hash{};
+  };
+  std::array<std::optional<Last>, kMerkleLevelsMax> frontier_;
   const MerkleNodeSource* base_ = nullptr;
   uint64_t base_size_ = 0;
   uint64_t size_ = 0;
-  std::vector<std::vector<Hash>> nodes_;  // nodes_[level][index - (base_size_ >> level)]
+  uint64_t completed_ = 0;
+  OnNode on_node_;
+  std::set<uint64_t> wanted_;
+  std::map<uint64_t, Hash> roots_;
 };
 
 // Checks entry `seq` against the state and tree of entries 1..seq-1. An integrity finding
@@ -148,7 +188,7 @@ class Replayer {
       report_->findings.push_back(Finding{seq, "AuditAttested", "audit.attestation", "entry " + std::to_string(seq) + ": " + why, false});
     };
     if (a.tree_size != seq - 1) return finding("attests tree size " + std::to_string(a.tree_size) + ", not the entries before it");
-    auto root = RootAt(tree_, a.tree_size);
+    auto root = tree_.RootAt(a.tree_size);
     if (!root.ok() || *root != a.root_hash) finding("root hash is not the root of the first " + std::to_string(a.tree_size) + " entries");
     // The attestation an incremental audit starts from: its state hash is checked against the
     // stored rows once the replay is done (VerifyAttestedBase), not on the rows read so far.
@@ -190,93 +230,134 @@ class Replayer {
 };
 
 // Every stored Merkle node equals the replay's: proofs read these nodes, not just the root.
-// Nodes inside an incremental audit's authenticated base are not compared again.
-uint64_t CompareNewMerkleNodes(const MerkleNodeSource& stored, const ReplayTree& tree,
-                               AuditReport* report) {
-  uint64_t nodes = 0, findings = 0;
-  for (uint32_t level = 0; level < kMerkleLevelsMax && (tree.size() >> level) > 0; ++level) {
-    for (uint64_t index = tree.base_size() >> level; index < (tree.size() >> level); ++index) {
-      ++nodes;
-      auto want = tree.Node(level, index);
-      auto got = stored.Node(level, index);
-      if (want.ok() && got.ok() && *want == *got) continue;
-      if (findings++ < 100) {
-        report->findings.push_back(Integrity(0, "", "integrity.merkle", "stored Merkle node " + std::to_string(level) + "/" +
-                                                                           std::to_string(index) + " does not match the entries"));
+// Nodes are compared as the replay completes them. A full audit reads each level's stored
+// records through a cursor of its own: a level's nodes complete in index order, which is its
+// records' key order, so a node missing, altered or not of the tree is named as the two
+// sequences are merged, in one pass over the stored tree and with no tree held. An incremental
+// audit reads only the nodes its new entries complete, one at a time. Findings wait for
+// Finish: they are reported only for a replay whose chain is intact.
+class MerkleComparer {
+ public:
+  MerkleComparer(const Ledger& stored, bool incremental)
+      : stored_(stored), incremental_(incremental) {}
+
+  void Completed(const MerkleNode& node) {
+    if (incremental_) {
+      auto got = stored_.tree().Node(node.level, node.index);
+      if (!got.ok() || *got != node.hash)
+        Finding(Name(node.level, node.index) + " does not match the entries");
+      return;
+    }
+    std::unique_ptr<Inspection::Cursor>& cursor = levels_[node.level];
+    if (!cursor) cursor = stored_.inspection().MerkleFrom(LevelStart(node.level));
+    const std::string want = internal::MerkleKey(node.level, node.index);
+    for (; cursor->Valid() && InLevel(cursor->key(), node.level) && cursor->key() < want;
+         cursor->Next()) {
+      Stray(cursor->key());
+    }
+    if (!cursor->Valid() || cursor->key() != want) {
+      Finding(Name(node.level, node.index) + " is missing");
+      return;
+    }
+    if (cursor->value() !=
+        std::string_view(reinterpret_cast<const char*>(node.hash.data()), node.hash.size())) {
+      Finding(Name(node.level, node.index) + " does not match the entries");
+    }
+    cursor->Next();
+  }
+
+  // After a replay whose chain is intact: a full audit names the stored records no completed
+  // node accounted for (the rest of each level, and every level above the tree's top).
+  void Finish(uint64_t tree_size, AuditReport* report) {
+    if (!incremental_) {
+      size_t level = 0;
+      for (; level < levels_.size() && levels_[level]; ++level)
+        Drain(levels_[level].get(), static_cast<uint32_t>(level));
+      if (level < kMerkleLevelsMax) {
+        std::unique_ptr<Inspection::Cursor> above =
+            stored_.inspection().MerkleFrom(LevelStart(static_cast<uint32_t>(level)));
+        Drain(above.get(), std::nullopt);
       }
     }
+    for (const std::string& name : strays_)
+      Finding(name + " is not a node of the tree of " + std::to_string(tree_size) + " entries");
+    if (!read_error_.ok())
+      report->findings.push_back(Integrity(0, "", "integrity.read", read_error_.message()));
+    for (std::string& why : findings_)
+      report->findings.push_back(Integrity(0, "", "integrity.merkle", std::move(why)));
   }
-  return nodes;
-}
 
-// The whole stored tree against the replay's in one pass: stored keys come in key order
-// (level, then index), which is the order the replay's nodes are walked in, so a node that is
-// missing, altered or not of the tree is named as the two sequences are merged. Returns the
-// number of nodes the entries give.
-uint64_t CompareMerkleNodes(const Ledger& stored, const ReplayTree& tree, AuditReport* report) {
-  uint64_t findings = 0, nodes = 0;
-  auto finding = [&](const std::string& why) {
-    if (findings++ < 100) report->findings.push_back(Integrity(0, "", "integrity.merkle", why));
-  };
-  auto name = [](uint32_t level, uint64_t index) {
+ private:
+  static constexpr size_t kFindingsMax = 100;
+  static std::string Name(uint32_t level, uint64_t index) {
     return "stored Merkle node " + std::to_string(level) + "/" + std::to_string(index);
-  };
-  // The next node the entries give, in key order; level kMerkleLevelsMax when there is none.
-  uint32_t level = 0;
-  uint64_t index = 0;
-  auto settle = [&] {
-    while (level < kMerkleLevelsMax && index >= (tree.size() >> level)) {
-      ++level;
-      index = 0;
-      if ((tree.size() >> level) == 0) level = kMerkleLevelsMax;
-    }
-  };
-  auto advance = [&] {
-    ++nodes;
-    ++index;
-    settle();
-  };
-  settle();
-  if (tree.size() == 0) level = kMerkleLevelsMax;
-  Status scanned = stored.inspection().ScanMerkle([&](std::string_view key,
-                                                      std::string_view value) {
+  }
+  // Level 0's cursor starts before every key, so that a malformed key sorting first is seen.
+  static std::string LevelStart(uint32_t level) {
+    return level == 0 ? std::string() : std::string(1, static_cast<char>(level));
+  }
+  static bool InLevel(std::string_view key, uint32_t level) {
+    return key.empty() ? level == 0 : static_cast<uint8_t>(key[0]) == level;
+  }
+  void Finding(std::string why) {
+    if (findings_.size() < kFindingsMax) findings_.push_back(std::move(why));
+  }
+  // A stored record that is no node of the tree: named once the tree's size is known.
+  void Stray(std::string_view key) {
     if (key.size() != internal::kMerkleKeyBytes) {
-      finding("stored Merkle record " +
+      Finding("stored Merkle record " +
               ev::Hex(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(key.data()),
                                                key.size())) +
               " is not a node");
-      return;
+    } else if (strays_.size() < kFindingsMax) {
+      strays_.push_back(Name(static_cast<uint8_t>(key[0]), internal::SeqFromKey(key.data() + 1)));
     }
-    const auto got_level = static_cast<uint32_t>(static_cast<uint8_t>(key[0]));
-    const uint64_t got_index = internal::SeqFromKey(key.data() + 1);
-    auto before = [&] { return level < got_level || (level == got_level && index < got_index); };
-    for (; level < kMerkleLevelsMax && before(); advance())
-      finding(name(level, index) + " is missing");
-    if (level == got_level && index == got_index) {
-      auto want = tree.Node(level, index);
-      if (!want.ok() ||
-          value != std::string_view(reinterpret_cast<const char*>(want->data()), want->size())) {
-        finding(name(level, index) + " does not match the entries");
-      }
-      advance();
-      return;
+  }
+  // The cursor's remaining records of `level` (every remaining record: nullopt) are strays.
+  void Drain(Inspection::Cursor* cursor, std::optional<uint32_t> level) {
+    for (; cursor->Valid() && (!level || InLevel(cursor->key(), *level)); cursor->Next())
+      Stray(cursor->key());
+    if (Status s = cursor->status(); !s.ok() && read_error_.ok()) read_error_ = s;
+  }
+
+  const Ledger& stored_;
+  const bool incremental_;
+  std::array<std::unique_ptr<Inspection::Cursor>, kMerkleLevelsMax> levels_;
+  std::vector<std::string> findings_, strays_;
+  Status read_error_ = Status::Ok();
+};
+
+// The stored projection rows against the replay's, merged in key order as they are read: a
+// row missing, differing or not produced by the replay is named, and no row is held twice.
+void CompareRows(const Ledger& stored, AuditReport* report) {
+  auto projection = [report](const std::string& key, const char* how) {
+    report->findings.push_back(
+        Integrity(0, "", "integrity.projection", "projection row " + key + how));
+  };
+  const std::vector<std::string> keys = pj::AllRowKeys(report->state);  // sorted
+  size_t next = 0;
+  Status scanned = stored.inspection().ScanRows([&](std::string_view key, std::string_view value) {
+    for (; next < keys.size() && keys[next] < key; ++next) projection(keys[next], " is missing");
+    if (next < keys.size() && keys[next] == key) {
+      if (pj::EncodeRow(report->state, keys[next]) != value)
+        projection(keys[next], " differs from the replay");
+      ++next;
+    } else {
+      projection(std::string(key), " is not produced by the replay");
     }
-    finding(name(got_level, got_index) + " is not a node of the tree of " +
-            std::to_string(tree.size()) + " entries");
   });
   if (!scanned.ok()) {
-    report->findings.push_back(Integrity(0, "", "integrity.read", scanned.message()));
-    return nodes;
+    report->findings.push_back(Integrity(0, "", "integrity.projection", scanned.message()));
+    return;
   }
-  for (; level < kMerkleLevelsMax; advance()) finding(name(level, index) + " is missing");
-  return nodes;
+  for (; next < keys.size(); ++next) projection(keys[next], " is missing");
 }
 
 // `incremental`: only the records of the entries replayed since the attestation are compared
-// (rows, which are few, are compared whole); the whole-store counts and the stray-record scan
-// read every record of the ledger and are the full audit's.
-void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremental,
-                   AuditReport* report) {
+// (rows in VerifyAttestedBase); the whole-store counts and the stray-record scan read every
+// record of the ledger and are the full audit's.
+void CompareStored(const Ledger& stored, const Replayer& replayer, MerkleComparer* merkle,
+                   bool incremental, AuditReport* report) {
   const ReplayTree& tree = replayer.tree();
   if (incremental) {
     std::vector<Result<Bytes>> beyond;
@@ -293,31 +374,8 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
     report->findings.push_back(Integrity(0, "", "integrity.count", "the ledger stores " + std::to_string(*count) +
                                                                      " entries but its head is entry " + std::to_string(report->entries)));
   }
-  // An incremental audit compares the rows in VerifyAttestedBase.
-  auto rows = incremental ? Result<std::vector<std::pair<std::string, std::string>>>(
-                                std::vector<std::pair<std::string, std::string>>())
-                          : stored.inspection().StoredRows();
-  if (!rows.ok()) {
-    report->findings.push_back(Integrity(0, "", "integrity.projection", rows.status().message()));
-    return;
-  }
-  std::map<std::string, std::string> stored_rows(rows->begin(), rows->end());
-  for (const std::string& key :
-       incremental ? std::vector<std::string>() : pj::AllRowKeys(report->state)) {
-    std::string rebuilt = *pj::EncodeRow(report->state, key);
-    auto it = stored_rows.find(key);
-    if (it == stored_rows.end()) {
-      report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is missing"));
-    } else if (it->second != rebuilt) {
-      report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " differs from the replay"));
-    }
-    if (it != stored_rows.end()) stored_rows.erase(it);
-  }
-  for (const auto& [key, value] : stored_rows) {
-    report->findings.push_back(Integrity(0, "", "integrity.projection", "projection row " + key + " is not produced by the replay"));
-  }
-  const uint64_t merkle_nodes = incremental ? CompareNewMerkleNodes(stored.tree(), tree, report)
-                                            : CompareMerkleNodes(stored, tree, report);
+  if (!incremental) CompareRows(stored, report);
+  merkle->Finish(tree.size(), report);
   if (incremental) return;
   auto unaccounted = stored.inspection().UnaccountedRecords();
   if (!unaccounted.ok()) {
@@ -332,7 +390,8 @@ void CompareStored(const Ledger& stored, const Replayer& replayer, bool incremen
     report->findings.push_back(Integrity(0, "", "integrity.read", counts.status().message()));
     return;
   }
-  const uint64_t expected[3] = {replayer.expected_index_keys(), replayer.expected_history_versions(), merkle_nodes};
+  const uint64_t expected[3] = {replayer.expected_index_keys(),
+                                replayer.expected_history_versions(), tree.completed()};
   const char* names[3] = {"index", "history", "merkle"};
   for (size_t i = 0; i < 3; ++i) {
     if ((*counts)[i] != expected[i]) {
@@ -491,7 +550,7 @@ std::string AuditReport::FindingsText() const {
 }
 
 std::vector<Finding> CheckCheckpoint(const std::string& note, const pj::LedgerState& state,
-                                     const MerkleNodeSource& tree, uint64_t tree_size) {
+                                     const RootLookup& root_at, uint64_t tree_size) {
   std::vector<Finding> out;
   auto finding = [&out](const std::string& why) {
     out.push_back(Integrity(0, "", "integrity.checkpoint", "checkpoint: " + why));
@@ -522,7 +581,7 @@ std::vector<Finding> CheckCheckpoint(const std::string& note, const pj::LedgerSt
             " (entries were removed after it was published)");
     return out;
   }
-  auto root = RootAt(tree, checkpoint->size);
+  auto root = root_at(checkpoint->size);
   if (!root.ok() || *root != checkpoint->root) {
     finding("root at size " + std::to_string(checkpoint->size) + " does not match the entries");
   }
@@ -627,7 +686,7 @@ Result<AttestedBase> ResumeFromAttestation(const Ledger& ledger, AuditReport* re
   report->state = std::move(state);
   report->entries = seq - 1;
   report->attestation_seq = seq;
-  tree->Resume(&ledger.tree(), seq - 1);
+  LEDGER_RETURN_IF_ERROR(tree->Resume(&ledger.tree(), seq - 1));
   return base;
 }
 
@@ -739,6 +798,16 @@ Status VerifyAttestedBase(const Ledger& ledger, const Replayer& replayer, const 
   return Status::Ok();
 }
 
+// The size a checkpoint note claims, read without checking its signature (CheckCheckpoint
+// checks it): the replay keeps the root at that size. nullopt if it is no checkpoint.
+std::optional<uint64_t> CheckpointSize(std::string_view note) {
+  const size_t end = note.find("\n\n");
+  if (end == std::string_view::npos) return std::nullopt;
+  auto checkpoint = ParseCheckpointText(note.substr(0, end + 1));
+  if (!checkpoint.ok()) return std::nullopt;
+  return checkpoint->size;
+}
+
 }  // namespace
 
 Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options) {
@@ -761,6 +830,24 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
     replayer.set_base_attestation(first);
     for (const auto& [row, info] : report.state.keys)
       known.emplace(ev::KeyIdOf(info.public_key), info.public_key);
+  }
+  // The checkpoints to check once the replay is done: their roots are kept as the tree passes
+  // their sizes (the tree holds no more than its frontier).
+  std::vector<std::string> notes = options.checkpoint_notes;
+  if (options.stored != nullptr) {
+    LEDGER_ASSIGN_OR_RETURN(auto stored_notes, options.stored->Checkpoints());
+    for (auto& [tree_size, note] : stored_notes) notes.push_back(note);
+  }
+  std::set<uint64_t> checkpoint_sizes;
+  for (const std::string& note : notes) {
+    if (auto claimed = CheckpointSize(note)) checkpoint_sizes.insert(*claimed);
+  }
+  replayer.mutable_tree()->KeepRootsAt(std::move(checkpoint_sizes));
+  std::optional<MerkleComparer> merkle;
+  if (options.stored != nullptr) {
+    merkle.emplace(*options.stored, options.since_attestation);
+    replayer.mutable_tree()->set_on_node(
+        [&merkle](const MerkleNode& node) { merkle->Completed(node); });
   }
   report.first_replayed = first;
   if (first <= size) {
@@ -786,26 +873,22 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
     }
   }
   if (chain_intact && options.stored != nullptr) {
-    CompareStored(*options.stored, replayer, options.since_attestation, &report);
+    CompareStored(*options.stored, replayer, &*merkle, options.since_attestation, &report);
     if (rows != nullptr) {
       LEDGER_RETURN_IF_ERROR(VerifyAttestedBase(*options.stored, replayer, *rows, base, &report));
     }
   }
   if (chain_intact) {
-    std::vector<std::string> notes = options.checkpoint_notes;
-    if (options.stored != nullptr) {
-      LEDGER_ASSIGN_OR_RETURN(auto stored_notes, options.stored->Checkpoints());
-      for (auto& [tree_size, note] : stored_notes) notes.push_back(note);
-    }
+    const ReplayTree& tree = replayer.tree();
+    auto root_at = [&tree](uint64_t at) { return tree.RootAt(at); };
     for (const std::string& note : notes) {
-      for (Finding& f : CheckCheckpoint(note, report.state, replayer.tree(), report.entries)) {
+      for (Finding& f : CheckCheckpoint(note, report.state, root_at, report.entries)) {
         report.findings.push_back(std::move(f));
       }
       ++report.checkpoints_checked;
     }
   }
-  auto root = RootAt(replayer.tree(), report.entries);
-  report.root = root.ok() ? *root : Hash{};
+  report.root = replayer.tree().Root();
   if (rows == nullptr) {
     report.state_hash = pj::StateHash(report.state);
     for (const std::string& key : pj::AllRowKeys(report.state)) {

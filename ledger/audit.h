@@ -113,10 +113,13 @@ struct AuditReport {
 // Returns an error only when the audit itself cannot run (I/O).
 Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options);
 
-// Checks one signed checkpoint note against an audited replay: it must open with a notary
-// key registered in `state`, name this ledger's origin, and give the root of `tree` at its
-// size. Returns the findings (empty: the checkpoint holds).
+// The root of the audited tree at a size (kNotFound when it is not known).
+using RootLookup = std::function<Result<Hash>(uint64_t size)>;
+
+// Checks one signed checkpoint note against an audited replay of `tree_size` entries: it must
+// open with a notary key registered in `state`, name this ledger's origin, and give the root
+// `root_at` gives at its size. Returns the findings (empty: the checkpoint holds).
 std::vector<Finding> CheckCheckpoint(const std::string& note, const projections::LedgerState& state,
-                                     const MerkleNodeSource& tree, uint64_t tree_size);
+                                     const RootLookup& root_at, uint64_t tree_size);
 
 }  // namespace fundledger::ledger

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -24,15 +25,13 @@ class Inspection {
   // Number of stored entry records, counted by scanning (audit compares it with the head).
   virtual Result<uint64_t> CountStoredEntries() const = 0;
 
-  // Every stored projection row (audit compares them with a rebuild).
-  virtual Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const = 0;
-
   // The stored projection row `key` (nullopt if there is none): one point read, for an
   // incremental audit's comparison of the rows its entries changed. kIOError if unreadable.
   virtual Result<std::optional<std::string>> StoredRow(const std::string& key) const = 0;
 
   // Calls `fn` with every stored projection row's key and value, in key order, through one
-  // iterator (an incremental audit hashes them without holding them). kIOError if unreadable.
+  // iterator: audit compares them with the replay's, and an incremental audit hashes them,
+  // without holding them. kIOError if unreadable.
   virtual Status ScanRows(
       const std::function<void(std::string_view key, std::string_view value)>& fn) const = 0;
 
@@ -57,11 +56,24 @@ class Inspection {
   // kIOError if the store cannot be read.
   virtual Result<std::vector<std::pair<std::string, std::string>>> UnaccountedRecords() const = 0;
 
-  // Calls `fn` with every stored Merkle record's key and value, in key order (level, then
-  // index: ledger/internal/storage_format.h), through one iterator, so audit compares the tree
-  // in one pass instead of one lookup per node. kIOError if the store cannot be read.
-  virtual Status ScanMerkle(
-      const std::function<void(std::string_view key, std::string_view value)>& fn) const = 0;
+  // A forward cursor over stored records in key order. Valid() is false at the end and after
+  // an error, which status() then gives (kIOError).
+  class Cursor {
+   public:
+    virtual ~Cursor();
+    virtual bool Valid() const = 0;
+    // REQUIRES: Valid(). The views last until the next call to Next().
+    virtual std::string_view key() const = 0;
+    virtual std::string_view value() const = 0;
+    virtual void Next() = 0;
+    virtual Status status() const = 0;
+  };
+
+  // The stored Merkle records from the first key at or after `from` on (keys: level, then
+  // index; ledger/internal/storage_format.h). Audit keeps one per level of the tree and
+  // compares each node as the replay completes it, in index order, so the stored tree is
+  // read once and the replay's tree is never held.
+  virtual std::unique_ptr<Cursor> MerkleFrom(std::string_view from) const = 0;
 };
 
 }  // namespace fundledger::ledger

@@ -170,7 +170,7 @@ class RocksLedger : public Ledger, public Inspection {
   Result<std::vector<uint64_t>> IndexSeqs(const std::string& index) const override;
   const MerkleNodeSource& tree() const override { return tree_; }
   const Inspection& inspection() const override { return *this; }
-  Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const override;
+  Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const;
   Status ScanRows(
       const std::function<void(std::string_view key, std::string_view value)>& fn) const override;
   Result<std::optional<std::string>> RowAsOf(const std::string& row_key,
@@ -272,8 +272,7 @@ class RocksLedger : public Ledger, public Inspection {
  public:
   void ReadRawRange(uint64_t first, size_t count, std::vector<Result<Bytes>>* out) const override;
   Result<std::optional<std::string>> StoredRow(const std::string& key) const override;
-  Status ScanMerkle(
-      const std::function<void(std::string_view key, std::string_view value)>& fn) const override;
+  std::unique_ptr<Cursor> MerkleFrom(std::string_view from) const override;
 };
 
 // Registrations vouch for registrations (the authority for an admin, the admin for a clerk);
@@ -872,6 +871,7 @@ Result<std::unique_ptr<RocksLedger>> CreateDb(const std::string& path, const Sto
 
 Ledger::~Ledger() = default;
 Inspection::~Inspection() = default;
+Inspection::Cursor::~Cursor() = default;
 
 std::string Ledger::Origin() const { return "fundledger/" + ev::Hex(state_.info.ledger_id); }
 
@@ -993,15 +993,25 @@ Result<std::optional<std::string>> RocksLedger::StoredRow(const std::string& key
   return std::optional<std::string>(std::move(value));
 }
 
-Status RocksLedger::ScanMerkle(
-    const std::function<void(std::string_view key, std::string_view value)>& fn) const {
+// A RocksDB iterator as an Inspection::Cursor.
+class RocksCursor final : public Inspection::Cursor {
+ public:
+  explicit RocksCursor(std::unique_ptr<rocksdb::Iterator> it) : it_(std::move(it)) {}
+  bool Valid() const override { return it_->Valid(); }
+  std::string_view key() const override { return {it_->key().data(), it_->key().size()}; }
+  std::string_view value() const override { return {it_->value().data(), it_->value().size()}; }
+  void Next() override { it_->Next(); }
+  Status status() const override { return FromRocks(it_->status(), "reading the merkle tree"); }
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+std::unique_ptr<Inspection::Cursor> RocksLedger::MerkleFrom(std::string_view from) const {
   std::unique_ptr<rocksdb::Iterator> it(
       db_->NewIterator(rocksdb::ReadOptions(), handles_[kMerkle]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    fn(std::string_view(it->key().data(), it->key().size()),
-       std::string_view(it->value().data(), it->value().size()));
-  }
-  return FromRocks(it->status(), "reading the merkle tree");
+  it->Seek(rocksdb::Slice(from.data(), from.size()));
+  return std::make_unique<RocksCursor>(std::move(it));
 }
 
 }  // namespace

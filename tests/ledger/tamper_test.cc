@@ -654,6 +654,45 @@ TEST_F(TamperTest, DamagedMerkleNodeIsFound) {
   }
 }
 
+// (g) A Merkle record no node of the tree accounts for: the next leaf slipped in beyond the
+// head, a node between two real ones of a level, a node above the tree's top, and a key of
+// no node's form, each named by audit.
+TEST_F(TamperTest, StrayMerkleRecordIsFound) {
+  uint32_t top = 0;
+  while ((uint64_t{2} << top) <= size_) ++top;
+  Close();
+  const std::string some_hash(32, '\x5a');
+  struct Stray {
+    std::string key;
+    std::string what;
+  };
+  const std::vector<Stray> strays = {
+      {internal::MerkleKey(0, size_), "leaf " + std::to_string(size_) + " beyond the head"},
+      {internal::MerkleKey(1, size_ / 2 + 7), "a level-1 node beyond the tree"},
+      {internal::MerkleKey(top + 1, 0), "a node above the tree's top"},
+      {internal::MerkleKey(40, 3), "a node far above the tree"},
+      {std::string("\x01\x02", 2), "a key of no node's form inside level 1"},
+      {std::string(), "the empty key"}};
+  for (const Stray& stray : strays) {
+    SCOPED_TRACE(stray.what);
+    ASSERT_FALSE(Get(internal::kCfMerkle, stray.key).has_value());
+    Put(internal::kCfMerkle, stray.key, some_hash);
+    Inspection seen = Inspect();
+    ASSERT_TRUE(seen.report.has_value()) << seen.open.ToString();
+    bool named = false;
+    for (const Finding& f : seen.report->findings) {
+      named = named || (f.integrity && f.code == "integrity.merkle" &&
+                        (f.message.find("is not a node") != std::string::npos));
+    }
+    EXPECT_TRUE(named) << Describe(*seen.report);
+    ExpectCliAuditFails();
+    Delete(internal::kCfMerkle, stray.key);
+  }
+  Inspection clean = Inspect();
+  ASSERT_TRUE(clean.report.has_value()) << clean.open.ToString();
+  EXPECT_TRUE(clean.report->IntegrityOk()) << Describe(*clean.report);
+}
+
 // (h) Hostile checkpoint notes: each is one integrity.checkpoint finding saying why.
 TEST_F(TamperTest, HostileCheckpointNotesAreFindings) {
   const std::string origin = ledger_->Origin();

@@ -176,9 +176,6 @@ class RemoteTree final : public ledger::MerkleNodeSource {
 class NoInspection final : public ledger::Inspection {
  public:
   Result<uint64_t> CountStoredEntries() const override { return NotRemote("counting records"); }
-  Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const override {
-    return NotRemote("reading every stored row (audit)");
-  }
   Result<std::optional<std::string>> StoredRow(const std::string&) const override {
     return NotRemote("audit of stored rows");
   }
@@ -200,8 +197,17 @@ class NoInspection final : public ledger::Inspection {
   Result<std::vector<std::pair<std::string, std::string>>> UnaccountedRecords() const override {
     return NotRemote("audit of stored records");
   }
-  Status ScanMerkle(const std::function<void(std::string_view, std::string_view)>&) const override {
-    return NotRemote("audit of the Merkle tree");
+  // A cursor that is at its end with the refusal as its status.
+  std::unique_ptr<Cursor> MerkleFrom(std::string_view) const override {
+    class Refused final : public Cursor {
+     public:
+      bool Valid() const override { return false; }
+      std::string_view key() const override { return {}; }
+      std::string_view value() const override { return {}; }
+      void Next() override {}
+      Status status() const override { return NotRemote("audit of the Merkle tree"); }
+    };
+    return std::make_unique<Refused>();
   }
 };
 
