@@ -113,6 +113,12 @@ class ReplayTree : public MerkleNodeSource {
   std::map<uint64_t, Hash> roots_;
 };
 
+// A replay that checks the chain and signatures alone (verify): it folds only what CheckLink
+// reads, so it holds no rows but the keys.
+bool ChainOnly(const AuditOptions& options) {
+  return !options.check_rules && options.stored == nullptr;
+}
+
 // Checks entry `seq` against the state and tree of entries 1..seq-1. An integrity finding
 // stops the replay; rule findings are appended and replay goes on.
 class Replayer {
@@ -145,7 +151,11 @@ class Replayer {
       if (const auto* attested = std::get_if<ev::AuditAttested>(&e.body)) CheckAttestation(seq, *attested);
     }
     if (options_.stored != nullptr) CheckIndex(seq, kind, e);
-    pj::Apply(&report_->state, pj::EntryContext{&e, s.leaf_hash});
+    if (ChainOnly(options_)) {
+      pj::ApplyChain(&report_->state, pj::EntryContext{&e, s.leaf_hash});
+    } else {
+      pj::Apply(&report_->state, pj::EntryContext{&e, s.leaf_hash});
+    }
     if (options_.stored != nullptr) CheckHistory(seq, kind);
     report_->state.dirty.clear();
     tree_.Append(s.leaf_hash);
@@ -889,7 +899,9 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
     }
   }
   report.root = replayer.tree().Root();
-  if (rows == nullptr) {
+  if (ChainOnly(options)) {
+    report.state_hash = Hash{};  // only the head and the keys were folded: no state to hash
+  } else if (rows == nullptr) {
     report.state_hash = pj::StateHash(report.state);
     for (const std::string& key : pj::AllRowKeys(report.state)) {
       ++report.row_counts[key.substr(0, key.find('/'))];

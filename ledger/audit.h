@@ -67,7 +67,11 @@ struct Finding {
 };
 
 struct AuditOptions {
-  bool check_rules = true;        // Validate every entry (verify turns this off)
+  // Validate every entry. Off (verify), and with no `stored` ledger to compare, the replay
+  // checks the chain and signatures only and folds only what that check reads (the head and
+  // the keys, projections::ApplyChain): the report's state holds no other row and its
+  // state_hash is zero.
+  bool check_rules = true;
   const Ledger* stored = nullptr; // compare stored projections, Merkle tree, entry count (not owned)
   std::vector<std::string> checkpoint_notes;  // signed notes to check, besides the stored ones
   std::function<void(uint64_t)> progress;     // called with entries done

@@ -267,6 +267,12 @@ Status CheckNotInFuture(int64_t recorded_at_ms, int64_t now_ms);
 // broke a rule (seen during audit) are applied as the writer would have, never crash.
 void Apply(LedgerState* state, const EntryContext& context);
 
+// Applies only what the chain check reads (ledger::CheckLink): the head, the ledger's identity
+// and the keys (registered and revoked). `verify` replays with it: it checks the chain and the
+// signatures, not the rules, so it folds no money and holds no row that grows with the ledger
+// beyond its keys. A state built this way is not the ledger's state (no StateHash of it).
+void ApplyChain(LedgerState* state, const EntryContext& context);
+
 // The largest award the rules allow for application `application_id` at `at_ms`, and which
 // rule binds. kRejected if the application does not exist or is not approved (awaiting its
 // award), or its measure/track is not in the policy in force. A limit of 0 (exhausted pool,

@@ -64,6 +64,19 @@ class Folder {
   void Run() {
     std::visit([this](const auto& body) { On(body); }, entry_.body);
     RecordIdempotency();
+    Head();
+  }
+
+  // The head, the ledger's identity and the keys only (ApplyChain).
+  void RunChain() {
+    if (const auto* created = std::get_if<ev::LedgerCreated>(&entry_.body)) On(*created);
+    if (const auto* registered = std::get_if<ev::KeyRegistered>(&entry_.body)) On(*registered);
+    if (const auto* revoked = std::get_if<ev::KeyRevoked>(&entry_.body)) On(*revoked);
+    Head();
+  }
+
+ private:
+  void Head() {
     LedgerInfo& info = state_->info;
     info.head_seq = entry_.seq;
     info.head_hash = leaf_hash_;
@@ -71,7 +84,6 @@ class Folder {
     Touch("head");
   }
 
- private:
   void Touch(const std::string& key) { state_->dirty.insert(key); }
 
   void RecordIdempotency() {
@@ -724,6 +736,13 @@ void Apply(LedgerState* state, const EntryContext& context) {
   LEDGER_CHECK(state != nullptr);
   LEDGER_CHECK(context.entry != nullptr);
   Folder(state, context).Run();
+  LEDGER_CHECK(state->info.head_seq == context.entry->seq);
+}
+
+void ApplyChain(LedgerState* state, const EntryContext& context) {
+  LEDGER_CHECK(state != nullptr);
+  LEDGER_CHECK(context.entry != nullptr);
+  Folder(state, context).RunChain();
   LEDGER_CHECK(state->info.head_seq == context.entry->seq);
 }
 

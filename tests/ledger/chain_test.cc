@@ -178,5 +178,37 @@ TEST_F(ChainTest, KeyRegisteredAtKSignsKPlusOneAndAnUnregisteredSignerIsNamed) {
   EXPECT_EQ(first->code, "integrity.signer");
 }
 
+// verify folds only the chain's part: the head and the keys come out as the full fold's (so a
+// key registered or revoked within the ledger is judged alike), and no other row is held.
+TEST_F(ChainTest, VerifyFoldsTheHeadAndKeysAsAuditDoesAndNothingElse) {
+  AddRecipient(1, ev::RecipientKind::kEnterprise);
+  MustAppend("admin", ev::KeyRevoked{Key("treasurer2").key_id(), "left the bureau"});
+  AddRecipient(2, ev::RecipientKind::kStartup);
+  MemoryEntrySource source(StoredValues());
+  Result<AuditReport> audit = Audit(source, AuditOptions{});
+  AuditOptions verify_options;
+  verify_options.check_rules = false;
+  Result<AuditReport> verify = Audit(source, verify_options);
+  ASSERT_TRUE(audit.ok() && verify.ok());
+  ASSERT_TRUE(audit->IntegrityOk() && verify->IntegrityOk());
+  EXPECT_EQ(verify->entries, audit->entries);
+  EXPECT_EQ(verify->root, audit->root);
+  const pj::LedgerState& full = audit->state;
+  const pj::LedgerState& chain = verify->state;
+  EXPECT_EQ(pj::EncodeRow(chain, "head"), pj::EncodeRow(full, "head"));
+  ASSERT_EQ(chain.keys.size(), full.keys.size());
+  for (const auto& [row, info] : full.keys) {
+    EXPECT_EQ(pj::EncodeRow(chain, row), pj::EncodeRow(full, row)) << row;
+  }
+  const pj::KeyInfo* revoked = chain.FindKey(Key("treasurer2").key_id());
+  ASSERT_NE(revoked, nullptr);
+  EXPECT_NE(revoked->revoked_seq, 0u);
+  EXPECT_FALSE(full.recipients.empty());
+  EXPECT_TRUE(chain.recipients.empty());
+  EXPECT_TRUE(chain.policies.empty());
+  EXPECT_EQ(verify->state_hash, Hash{});
+  EXPECT_NE(audit->state_hash, Hash{});
+}
+
 }  // namespace
 }  // namespace fundledger::ledger
