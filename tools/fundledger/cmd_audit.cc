@@ -381,8 +381,9 @@ Status ExportCommand(const Context& ctx, const std::string& format, uint64_t fro
   return Status::Ok();
 }
 
-// Test hook, for tests only: FUNDLEDGER_TEST_IMPORT_CRASH=N commits the import in groups of N
-// entries and ends the process abruptly after the first group, as a crash or kill would.
+// Test hook, for tests only: FUNDLEDGER_TEST_IMPORT_CRASH=N verifies the import in groups of N
+// entries and ends the process abruptly after the first commit (the first group, or its first
+// kImportBatchBytesMax), as a crash or kill would.
 // 0 when unset or not a number in 1..kBatchEntriesMax.
 size_t ImportCrashGroupForTesting() {
   const char* text = std::getenv("FUNDLEDGER_TEST_IMPORT_CRASH");
