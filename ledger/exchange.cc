@@ -268,9 +268,11 @@ ImportSource ExportSource(ExportReader* reader) {
 }
 
 Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, int64_t now_ms,
-                    const std::function<void(uint64_t)>& progress, size_t group_entries) {
+                    const std::function<void(uint64_t)>& progress, size_t group_entries,
+                    size_t batch_bytes_max) {
   LEDGER_CHECK(ledger != nullptr);
   LEDGER_CHECK(group_entries > 0 && group_entries <= kBatchEntriesMax) << group_entries;
+  LEDGER_CHECK(batch_bytes_max > 0);
   ImportSource source = open();
   std::vector<StoredEntry> group;
   uint64_t skipped = 0;  // entries an unfinished import already appended
@@ -327,9 +329,16 @@ Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, i
     LEDGER_RETURN_IF_ERROR(source(group_entries, &group));
     if (group.empty()) break;
     LEDGER_RETURN_IF_ERROR(VerifyGroup(ledger->view(), group));
-    LEDGER_RETURN_IF_ERROR(ledger->AppendSigned(group, now_ms, /*signatures_verified=*/true));
-    appended += group.size();
-    if (progress) progress(skipped + appended);
+    for (size_t done = 0; done < group.size();) {
+      LEDGER_ASSIGN_OR_RETURN(
+          size_t committed,
+          ledger->AppendSignedPrefix(std::span(group).subspan(done), now_ms,
+                                     /*signatures_verified=*/true, batch_bytes_max));
+      LEDGER_CHECK(committed > 0 && committed <= group.size() - done) << committed;
+      done += committed;
+      appended += committed;
+      if (progress) progress(skipped + appended);
+    }
   }
   if (appended == 0 && skipped == 0) return Status::InvalidArgument("nothing to import");
   if (ledger->import_unfinished()) return ledger->FinishImport();
@@ -392,7 +401,8 @@ Result<FollowResult> Follow(Ledger* mirror, const Ledger& source, int64_t now_ms
 }
 
 Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,
-                     const std::function<void(uint64_t)>& progress, size_t group_entries) {
+                     const std::function<void(uint64_t)>& progress, size_t group_entries,
+                     size_t batch_bytes_max) {
   auto open = [entries]() -> ImportSource {
     auto next = std::make_shared<size_t>(0);
     return [entries, next](size_t max, std::vector<StoredEntry>* out) -> Status {
@@ -403,7 +413,7 @@ Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64
       return Status::Ok();
     };
   };
-  return ImportStream(ledger, open, now_ms, progress, group_entries);
+  return ImportStream(ledger, open, now_ms, progress, group_entries, batch_bytes_max);
 }
 
 }  // namespace fundledger::ledger

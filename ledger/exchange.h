@@ -15,8 +15,20 @@
 
 namespace fundledger::ledger {
 
-// Import verifies and commits in groups of this many entries.
+// Import reads, decodes and verifies signatures in groups of this many entries.
 inline constexpr size_t kImportGroupEntries = 10'000;
+// Import commits a group's entries in synced WriteBatches closed once they hold this many
+// bytes (then the projection rows they changed are added). Every changed row goes in twice
+// (projection and history version): a 10,000-entry group made a batch of about 30 MiB, grown
+// by doubling to 56, that the memtables then took whole; 40% of the peak memory of importing
+// 10^5 entries. At 1 MiB a commit holds a few hundred entries, so its sync stays a small share.
+inline constexpr size_t kImportBatchBytesMax = size_t{1} << 20;
+// Allocations of at least this many bytes are mapped on their own and unmapped when freed
+// (glibc's M_MMAP_THRESHOLD, set by the import command; setting it keeps glibc from raising
+// it). Import allocates and frees memtable blocks and batches of megabytes on several
+// threads; under the default, raised threshold the freed ones stayed in the heap, 19 MiB more
+// peak memory importing 10^5 entries.
+inline constexpr size_t kImportMmapThresholdBytes = size_t{1} << 20;
 // Entries in one export file, at most.
 inline constexpr size_t kExportEntriesMax = 50'000'000;
 
@@ -80,10 +92,11 @@ ImportSource ExportSource(ExportReader* reader);
 // Appends the entries `open()` reads to `ledger`, a group of `group_entries` (at most
 // kBatchEntriesMax) at a time, holding one group in memory whatever the export's size. Each
 // group's signatures are checked on every core; each entry is checked (chain, ledger id, time,
-// signer rights, every rule) once, as its group is committed in one synced WriteBatch. An entry
+// signer rights, every rule) once, as it is committed in a synced WriteBatch closed once it
+// holds `batch_bytes_max` bytes or the group ends (Ledger::AppendSignedPrefix). An entry
 // dated later than `now_ms` (the importer's clock) plus projections::kClockSkewMsMax is
 // kRejected ("time.future"): the copy would refuse every write at the real time. `progress`
-// gets the number of this export's entries the ledger holds after each group.
+// gets the number of this export's entries the ledger holds after each commit.
 // All or nothing: into a new ledger (empty, from CreateForImport) a refusal leaves an
 // unfinished import that its creator removes; into a ledger that already holds entries the
 // whole export is first checked on a draft of the state (read through `open()` a first time)
@@ -93,11 +106,13 @@ ImportSource ExportSource(ExportReader* reader);
 // resumed by running it again.
 Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, int64_t now_ms,
                     const std::function<void(uint64_t)>& progress,
-                    size_t group_entries = kImportGroupEntries);
+                    size_t group_entries = kImportGroupEntries,
+                    size_t batch_bytes_max = kImportBatchBytesMax);
 // ImportStream over entries held in memory.
 Status ImportEntries(Ledger* ledger, std::span<const StoredEntry> entries, int64_t now_ms,
                      const std::function<void(uint64_t)>& progress,
-                     size_t group_entries = kImportGroupEntries);
+                     size_t group_entries = kImportGroupEntries,
+                     size_t batch_bytes_max = kImportBatchBytesMax);
 
 // What one Follow call did.
 struct FollowResult {

@@ -45,8 +45,6 @@ constexpr size_t kUnknownFamiliesMax = 64;
 // Memtable bytes above which the writer flushes on close (see FlushIfLarge): a reader opening
 // next replays at most about this much log, a few milliseconds.
 constexpr uint64_t kFlushOnCloseBytes = 64 * 1024;
-// Memory all of a ledger's memtables may use together before RocksDB flushes them.
-constexpr size_t kMemtableBytesMax = size_t{64} << 20;
 // Records of one kind that UnaccountedRecords describes one by one, at most.
 constexpr size_t kUnaccountedListedMax = 20;
 
@@ -164,6 +162,8 @@ class RocksLedger : public Ledger, public Inspection {
                                            int64_t now_ms) override;
   Status AppendSigned(std::span<const StoredEntry> entries, int64_t now_ms,
                       bool signatures_verified) override;
+  Result<size_t> AppendSignedPrefix(std::span<const StoredEntry> entries, int64_t now_ms,
+                                    bool signatures_verified, size_t batch_bytes_max) override;
   Result<StoredEntry> Read(uint64_t seq) const override;
   Result<Bytes> ReadRaw(uint64_t seq) const override;
   Result<uint64_t> CountStoredEntries() const override;
@@ -482,11 +482,24 @@ Result<std::vector<AppendResult>> RocksLedger::Append(const ev::PrivateKey& sign
 
 Status RocksLedger::AppendSigned(std::span<const StoredEntry> entries, int64_t now_ms,
                                  bool signatures_verified) {
+  LEDGER_ASSIGN_OR_RETURN(size_t appended,
+                          AppendSignedPrefix(entries, now_ms, signatures_verified, SIZE_MAX));
+  LEDGER_CHECK(appended == entries.size()) << appended << " of " << entries.size();
+  return Status::Ok();
+}
+
+Result<size_t> RocksLedger::AppendSignedPrefix(std::span<const StoredEntry> entries,
+                                               int64_t now_ms, bool signatures_verified,
+                                               size_t batch_bytes_max) {
   LEDGER_RETURN_IF_ERROR(NeedWriter());
   LEDGER_CHECK(state_.dirty.empty());
+  LEDGER_CHECK(batch_bytes_max > 0);
   if (entries.size() > kBatchEntriesMax) return Status::InvalidArgument("batch too large");
   rocksdb::WriteBatch batch;
-  for (const StoredEntry& sealed : entries) {
+  size_t staged = 0;
+  // At least one entry whatever the limit (an empty batch already holds its header's bytes).
+  while (staged < entries.size() && (staged == 0 || batch.GetDataSize() < batch_bytes_max)) {
+    const StoredEntry& sealed = entries[staged];
     Status s = pj::CheckNotInFuture(sealed.entry.recorded_at_ms, now_ms);
     if (!s.ok()) s = s.WithPrefix("entry " + std::to_string(sealed.entry.seq));
     if (s.ok()) s = CheckNextEntry(state_, sealed, signatures_verified);
@@ -496,9 +509,11 @@ Status RocksLedger::AppendSigned(std::span<const StoredEntry> entries, int64_t n
       Rollback();
       return s;
     }
+    ++staged;
   }
-  if (entries.empty()) return Status::Ok();
-  return Commit(&batch);
+  if (staged == 0) return size_t{0};
+  LEDGER_RETURN_IF_ERROR(Commit(&batch));
+  return staged;
 }
 
 Result<Bytes> RocksLedger::ReadRaw(uint64_t seq) const {
@@ -870,6 +885,13 @@ Result<std::unique_ptr<RocksLedger>> CreateDb(const std::string& path, const Sto
 }  // namespace
 
 Ledger::~Ledger() = default;
+
+Result<size_t> Ledger::AppendSignedPrefix(std::span<const StoredEntry> entries, int64_t now_ms,
+                                          bool signatures_verified, size_t batch_bytes_max) {
+  LEDGER_CHECK(batch_bytes_max > 0);
+  LEDGER_RETURN_IF_ERROR(AppendSigned(entries, now_ms, signatures_verified));
+  return entries.size();
+}
 Inspection::~Inspection() = default;
 Inspection::Cursor::~Cursor() = default;
 

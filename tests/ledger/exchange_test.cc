@@ -526,6 +526,43 @@ TEST_F(ExchangeTest, ImportIntoANewLedgerRefusedInALaterGroupStaysUnfinished) {
   EXPECT_THAT(opened.status().message(), HasSubstr("did not finish"));
 }
 
+// Import commits a verified group in batches closed by bytes (kImportBatchBytesMax), so its
+// memory does not grow with the group: with a one-byte limit each commit holds one entry
+// (progress is told after each), a refusal keeps the commits before it as an unfinished
+// import, and running the same import again resumes it to a copy that audits clean.
+TEST_F(ExchangeTest, ImportCommitsAGroupInBatchesClosedByBytesAndResumes) {
+  const std::vector<StoredEntry> entries = MustParse(Export(*ledger_, false), false);
+  const size_t k = entries.size() / 2;
+  ASSERT_GE(k, 3u);
+  std::vector<StoredEntry> repeated(entries.begin(),
+                                    entries.begin() + static_cast<std::ptrdiff_t>(k) + 1);
+  repeated.push_back(entries[k]);  // signed, so it verifies; the chain refuses it (seq)
+  std::vector<uint64_t> sizes;
+  {
+    std::unique_ptr<Ledger> target = FreshForImport("by-bytes");
+    ASSERT_NE(target, nullptr);
+    Status s = ImportEntries(
+        target.get(), repeated, FixedClockMs(), [&sizes](uint64_t n) { sizes.push_back(n); },
+        /*group_entries=*/repeated.size(), /*batch_bytes_max=*/1);
+    EXPECT_TRUE(s.IsCorruption()) << s.ToString();
+    EXPECT_EQ(target->size(), k + 1);  // one group, yet every commit before the refusal stays
+  }
+  ASSERT_EQ(sizes.size(), k + 1);
+  for (size_t i = 0; i < sizes.size(); ++i) EXPECT_EQ(sizes[i], i + 1);
+  OpenOptions options;
+  options.resume_import = true;
+  Result<std::unique_ptr<Ledger>> resumed = Ledger::Open(dir_->Sub("by-bytes"), options);
+  ASSERT_TRUE(resumed.ok()) << resumed.status().ToString();
+  ASSERT_TRUE((*resumed)->import_unfinished());
+  Status s = ImportEntries(resumed->get(), entries, FixedClockMs(), nullptr,
+                           /*group_entries=*/4, /*batch_bytes_max=*/1);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_FALSE((*resumed)->import_unfinished());
+  EXPECT_EQ(Export(**resumed, false), Export(*ledger_, false));
+  const AuditReport report = AuditStored(**resumed);
+  EXPECT_TRUE(report.findings.empty()) << DescribeFindings(report);
+}
+
 }  // namespace fundledger::ledger
 
 namespace fundledger::ledger {

@@ -1,4 +1,6 @@
 // audit, checkpoint, prove, check-proof, export, import, rebuild: the inspector's tools.
+#include <malloc.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -379,8 +381,9 @@ Status ExportCommand(const Context& ctx, const std::string& format, uint64_t fro
   return Status::Ok();
 }
 
-// Test hook, for tests only: FUNDLEDGER_TEST_IMPORT_CRASH=N commits the import in groups of N
-// entries and ends the process abruptly after the first group, as a crash or kill would.
+// Test hook, for tests only: FUNDLEDGER_TEST_IMPORT_CRASH=N verifies the import in groups of N
+// entries and ends the process abruptly after the first commit (the first group, or its first
+// kImportBatchBytesMax), as a crash or kill would.
 // 0 when unset or not a number in 1..kBatchEntriesMax.
 size_t ImportCrashGroupForTesting() {
   const char* text = std::getenv("FUNDLEDGER_TEST_IMPORT_CRASH");
@@ -444,6 +447,9 @@ namespace {
 Status ImportCommand(const Context& ctx, const std::string& file, const std::string& format) {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, ctx.LedgerDir());
   bool capnp = format.empty() ? IsCapnpFile(file) : format == "capnp";
+  // Best effort (a refusal leaves glibc's default): large blocks go back to the system when
+  // freed instead of staying in the heap (ledger::kImportMmapThresholdBytes).
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(ledger::kImportMmapThresholdBytes));
   // The export is read a group at a time (twice into a ledger that holds entries already: a
   // check pass, then the commit), never held whole.
   std::unique_ptr<std::ifstream> in;
