@@ -267,6 +267,22 @@ ImportSource ExportSource(ExportReader* reader) {
   };
 }
 
+// Commits a verified group in synced batches closed at `batch_bytes_max` bytes (at least one
+// entry each: Ledger::AppendSignedPrefix), so a group's WriteBatch never holds more than about
+// that much; `committed` is told each batch's entry count once it is durable.
+Status CommitVerified(Ledger* ledger, std::span<const StoredEntry> group, int64_t now_ms,
+                      size_t batch_bytes_max, const std::function<void(size_t)>& committed) {
+  for (size_t done = 0; done < group.size();) {
+    LEDGER_ASSIGN_OR_RETURN(
+        size_t n, ledger->AppendSignedPrefix(group.subspan(done), now_ms,
+                                             /*signatures_verified=*/true, batch_bytes_max));
+    LEDGER_CHECK(n > 0 && n <= group.size() - done) << n;
+    done += n;
+    committed(n);
+  }
+  return Status::Ok();
+}
+
 Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, int64_t now_ms,
                     const std::function<void(uint64_t)>& progress, size_t group_entries,
                     size_t batch_bytes_max) {
@@ -329,16 +345,10 @@ Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, i
     LEDGER_RETURN_IF_ERROR(source(group_entries, &group));
     if (group.empty()) break;
     LEDGER_RETURN_IF_ERROR(VerifyGroup(ledger->view(), group));
-    for (size_t done = 0; done < group.size();) {
-      LEDGER_ASSIGN_OR_RETURN(
-          size_t committed,
-          ledger->AppendSignedPrefix(std::span(group).subspan(done), now_ms,
-                                     /*signatures_verified=*/true, batch_bytes_max));
-      LEDGER_CHECK(committed > 0 && committed <= group.size() - done) << committed;
-      done += committed;
-      appended += committed;
+    LEDGER_RETURN_IF_ERROR(CommitVerified(ledger, group, now_ms, batch_bytes_max, [&](size_t n) {
+      appended += n;
       if (progress) progress(skipped + appended);
-    }
+    }));
   }
   if (appended == 0 && skipped == 0) return Status::InvalidArgument("nothing to import");
   if (ledger->import_unfinished()) return ledger->FinishImport();
@@ -347,8 +357,10 @@ Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, i
 
 Result<FollowResult> Follow(Ledger* mirror, const Ledger& source, int64_t now_ms,
                             const std::function<bool()>& stop,
-                            const std::function<void(uint64_t)>& progress, size_t group_entries) {
+                            const std::function<void(uint64_t)>& progress, size_t group_entries,
+                            size_t batch_bytes_max) {
   LEDGER_CHECK(mirror != nullptr);
+  LEDGER_CHECK(batch_bytes_max > 0);
   LEDGER_CHECK(group_entries > 0 && group_entries <= kBatchEntriesMax) << group_entries;
   FollowResult result;
   result.source_size = source.size();
@@ -391,11 +403,14 @@ Result<FollowResult> Follow(Ledger* mirror, const Ledger& source, int64_t now_ms
       return Status::Ok();
     }));
     LEDGER_RETURN_IF_ERROR(VerifyGroup(mirror->view(), group));
-    LEDGER_RETURN_IF_ERROR(mirror->AppendSigned(group, now_ms, /*signatures_verified=*/true));
-    if (mirror->import_unfinished()) LEDGER_RETURN_IF_ERROR(mirror->FinishImport());
-    result.appended += count;
+    Status first_commit = Status::Ok();
+    LEDGER_RETURN_IF_ERROR(CommitVerified(mirror, group, now_ms, batch_bytes_max, [&](size_t n) {
+      if (mirror->import_unfinished() && first_commit.ok()) first_commit = mirror->FinishImport();
+      result.appended += n;
+      if (progress) progress(mirror->size());
+    }));
+    LEDGER_RETURN_IF_ERROR(first_commit);
     next += count;
-    if (progress) progress(mirror->size());
   }
   return result;
 }

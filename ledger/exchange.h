@@ -123,17 +123,20 @@ struct FollowResult {
 // A mirror's catch-up: appends to `mirror` the entries `source` holds beyond the mirror's head,
 // a group of `group_entries` (at most kBatchEntriesMax) at a time, each verified exactly as
 // import verifies it (signatures on every core, then the chain, the signer's rights and every
-// rule, once) and committed in one synced WriteBatch; so a mirror stopped at any point holds a
-// verified prefix of the source and the next call resumes from it. `stop`, if set, is asked
-// between groups. `progress` gets the mirror's size after each group.
+// rule, once) and committed as import commits it, in synced batches of at most about
+// `batch_bytes_max` bytes; so a mirror stopped at any point holds a verified prefix of the
+// source and the next call resumes from it. `stop`, if set, is asked between groups.
+// `progress` gets the mirror's size after each commit.
 // A source whose history does not contain the mirror's is refused before anything is
 // appended (kCorruption, "fork"): it holds fewer entries than the mirror, or another entry at
-// the mirror's head. An entry that fails its checks is refused as import refuses it; the groups
-// before it stay. A new mirror (CreateForImport) is marked finished once it holds entry 1.
+// the mirror's head. An entry that fails its checks is refused as import refuses it; the
+// batches committed before it stay. A new mirror (CreateForImport) is marked finished once it holds
+// entry 1.
 Result<FollowResult> Follow(Ledger* mirror, const Ledger& source, int64_t now_ms,
                             const std::function<bool()>& stop,
                             const std::function<void(uint64_t)>& progress,
-                            size_t group_entries = kImportGroupEntries);
+                            size_t group_entries = kImportGroupEntries,
+                            size_t batch_bytes_max = kImportBatchBytesMax);
 
 // Checks that `sealed` may follow the head of `state`: ledger::CheckLink (seq, ledger id, prev
 // hash, time order, signer registered with a key matching its id, the signature, the leaf

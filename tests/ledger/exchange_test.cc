@@ -596,6 +596,27 @@ TEST_F(ExchangeTest, MirrorFollowsInGroupsResumesAndEndsWithItsSourcesRoot) {
   EXPECT_EQ(again->appended, 0u);
 }
 
+// A mirror commits a verified group as import does, in batches closed by bytes: with a one-byte
+// limit every entry is its own durable commit (progress after each), and the mirror still ends
+// with its source's root and state.
+TEST_F(ExchangeTest, MirrorCommitsAGroupInBatchesClosedByBytes) {
+  std::unique_ptr<Ledger> mirror = FreshForImport("mirror");
+  ASSERT_NE(mirror, nullptr);
+  std::vector<uint64_t> told;
+  auto followed = Follow(
+      mirror.get(), *ledger_, FixedClockMs(), nullptr,
+      [&told](uint64_t held) { told.push_back(held); }, kImportGroupEntries,
+      /*batch_bytes_max=*/1);
+  ASSERT_TRUE(followed.ok()) << followed.status().ToString();
+  EXPECT_EQ(followed->appended, size_);
+  ASSERT_EQ(told.size(), size_);
+  for (size_t i = 0; i < told.size(); ++i) EXPECT_EQ(told[i], i + 1);
+  EXPECT_FALSE(mirror->import_unfinished());
+  AuditReport copy = AuditStored(*mirror);
+  EXPECT_TRUE(copy.IntegrityOk() && copy.RulesOk()) << DescribeFindings(copy);
+  EXPECT_EQ(copy.root, AuditStored(*ledger_).root);
+}
+
 // A source whose history is not the mirror's is refused before anything is appended: one that
 // went on differently after the mirror's head (a fork), and one shorter than the mirror.
 TEST_F(ExchangeTest, MirrorRefusesAForkAndAShorterSource) {
