@@ -712,7 +712,9 @@ class OverlaidLeaves {
   OverlaidLeaves(const RowValues& over, Pair pair, Leaf leaf)
       : over_(over), next_(over.begin()), pair_(std::move(pair)), leaf_(std::move(leaf)) {}
 
-  void Stored(std::string_view key, std::string_view value) {
+  // `stored_leaf`: the stored row's leaf, computed by the first of several passes over the
+  // same row that needs it and shared with the others (nullopt until then).
+  void Stored(std::string_view key, std::string_view value, std::optional<Hash>* stored_leaf) {
     Before(key);
     if (next_ != over_.end() && next_->first == key) {
       if (pair_) pair_(next_->first, next_->second, value);
@@ -721,7 +723,8 @@ class OverlaidLeaves {
     } else if (IsResident(key)) {
       if (pair_) pair_(std::string(key), std::nullopt, value);
     } else {
-      Add(key, value);
+      if (!*stored_leaf) *stored_leaf = pj::StateLeaf(key, value);
+      Add(key, value, **stored_leaf);
     }
   }
   Hash Root() {
@@ -739,7 +742,10 @@ class OverlaidLeaves {
     if (next_->second) Add(next_->first, *next_->second);
   }
   void Add(std::string_view key, std::string_view value) {
-    leaves_.push_back(pj::StateLeaf(key, value));
+    Add(key, value, pj::StateLeaf(key, value));
+  }
+  void Add(std::string_view key, std::string_view value, const Hash& leaf) {
+    leaves_.push_back(leaf);
     if (leaf_) leaf_(key, value);
   }
   const RowValues& over_;
@@ -795,8 +801,9 @@ Status VerifyAttestedBase(const Ledger& ledger, const Replayer& replayer, const 
   OverlaidLeaves replayed(after, compare, count);
   LEDGER_RETURN_IF_ERROR(
       ledger.inspection().ScanRows([&](std::string_view key, std::string_view value) {
-        attested.Stored(key, value);
-        replayed.Stored(key, value);
+        std::optional<Hash> leaf;  // a row neither overlay replaces is hashed once for both
+        attested.Stored(key, value, &leaf);
+        replayed.Stored(key, value, &leaf);
       }));
   if (attested.Root() != base.state_hash) {
     return Status::Corruption("entry " + std::to_string(base.seq) + NotAttestedState());
