@@ -269,16 +269,17 @@ ImportSource ExportSource(ExportReader* reader) {
 
 // Commits a verified group in synced batches closed at `batch_bytes_max` bytes (at least one
 // entry each: Ledger::AppendSignedPrefix), so a group's WriteBatch never holds more than about
-// that much; `committed` is told each batch's entry count once it is durable.
+// that much; `committed` is told each batch's entry count once it is durable, and an error it
+// returns stops the commits there.
 Status CommitVerified(Ledger* ledger, std::span<const StoredEntry> group, int64_t now_ms,
-                      size_t batch_bytes_max, const std::function<void(size_t)>& committed) {
+                      size_t batch_bytes_max, const std::function<Status(size_t)>& committed) {
   for (size_t done = 0; done < group.size();) {
     LEDGER_ASSIGN_OR_RETURN(
         size_t n, ledger->AppendSignedPrefix(group.subspan(done), now_ms,
                                              /*signatures_verified=*/true, batch_bytes_max));
     LEDGER_CHECK(n > 0 && n <= group.size() - done) << n;
     done += n;
-    committed(n);
+    LEDGER_RETURN_IF_ERROR(committed(n));
   }
   return Status::Ok();
 }
@@ -348,6 +349,7 @@ Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, i
     LEDGER_RETURN_IF_ERROR(CommitVerified(ledger, group, now_ms, batch_bytes_max, [&](size_t n) {
       appended += n;
       if (progress) progress(skipped + appended);
+      return Status::Ok();
     }));
   }
   if (appended == 0 && skipped == 0) return Status::InvalidArgument("nothing to import");
@@ -403,13 +405,12 @@ Result<FollowResult> Follow(Ledger* mirror, const Ledger& source, int64_t now_ms
       return Status::Ok();
     }));
     LEDGER_RETURN_IF_ERROR(VerifyGroup(mirror->view(), group));
-    Status first_commit = Status::Ok();
     LEDGER_RETURN_IF_ERROR(CommitVerified(mirror, group, now_ms, batch_bytes_max, [&](size_t n) {
-      if (mirror->import_unfinished() && first_commit.ok()) first_commit = mirror->FinishImport();
       result.appended += n;
       if (progress) progress(mirror->size());
+      // A new mirror is marked finished once it holds entry 1, as import marks it at its end.
+      return mirror->import_unfinished() ? mirror->FinishImport() : Status::Ok();
     }));
-    LEDGER_RETURN_IF_ERROR(first_commit);
     next += count;
   }
   return result;
