@@ -32,7 +32,12 @@ Hash Rfc9162EmptyRoot();
 // below n); Rfc9162EmptyRoot() for none. Recursion depth is at most 64.
 Hash Rfc9162Root(std::span<const Hash> leaves);
 
-// True iff `signature` is a valid Ed25519 signature of `message` by `public_key`.
+// The verifying contexts Ed25519Verify keeps per thread, one per key (a ledger's staff have a
+// few dozen keys); all are dropped when a new key would pass this.
+inline constexpr size_t kVerifyContextsMax = 256;
+
+// True iff `signature` is a valid Ed25519 signature of `message` by `public_key`. Safe to call
+// concurrently: each thread keeps its own verifying contexts (kVerifyContextsMax).
 bool Ed25519Verify(const PublicKey& public_key, std::span<const uint8_t> message,
                    const Signature& signature);
 

@@ -25,6 +25,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "events/crypto.h"
@@ -221,6 +222,47 @@ TEST_F(CodecTest, LeafHashIsSha256OfZeroByteEntryAndSignature) {
   preimage.insert(preimage.end(), signature.begin(), signature.end());
   EXPECT_EQ(EntryLeafHash(bytes, signature), Sha256(preimage));
   EXPECT_TRUE(Ed25519Verify(key.public_key(), bytes, signature));
+}
+
+// Ed25519Verify keeps a verifying context per key and thread: a context must answer for its own
+// key only, after a refusal as before it, and past the bound on kept contexts.
+TEST_F(CodecTest, Ed25519VerifyAnswersForTheKeyGivenWhateverContextsItKeeps) {
+  const Bytes message = EncodeEntry(SmallEntry());
+  Bytes other_message = message;
+  other_message.back() ^= 1;
+  PrivateKey a = testutil::TestKey(9);
+  PrivateKey b = testutil::TestKey(10);
+  const Signature by_a = a.Sign(message);
+  const Signature by_b = b.Sign(message);
+  Signature flipped = by_a;
+  flipped[5] ^= 0x10;
+  auto check_all = [&] {
+    EXPECT_TRUE(Ed25519Verify(a.public_key(), message, by_a));
+    EXPECT_FALSE(Ed25519Verify(b.public_key(), message, by_a)) << "a's signature under b";
+    EXPECT_TRUE(Ed25519Verify(b.public_key(), message, by_b));
+    EXPECT_FALSE(Ed25519Verify(a.public_key(), message, by_b)) << "b's signature under a";
+    EXPECT_FALSE(Ed25519Verify(a.public_key(), other_message, by_a)) << "another message";
+    EXPECT_FALSE(Ed25519Verify(a.public_key(), message, flipped)) << "a flipped bit";
+    EXPECT_TRUE(Ed25519Verify(a.public_key(), message, by_a)) << "a's context after refusals";
+  };
+  check_all();
+  check_all();
+  // More keys than a thread keeps contexts for: the set is dropped and made anew.
+  for (size_t i = 0; i <= kVerifyContextsMax; ++i) {
+    PublicKey key = a.public_key();
+    key[0] ^= static_cast<uint8_t>(i);
+    key[1] ^= static_cast<uint8_t>(i >> 8);
+    if (key == a.public_key()) continue;
+    EXPECT_FALSE(Ed25519Verify(key, message, by_a));
+  }
+  check_all();
+  // Other threads keep contexts of their own.
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 2; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 3; ++i) check_all();
+    });
+  for (std::thread& thread : threads) thread.join();
 }
 
 // ---------------------------------------------------------------- refusals
