@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <future>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -211,27 +212,34 @@ Status CheckNextEntry(const pj::LedgerState& state, const StoredEntry& sealed, b
 
 namespace {
 
-// Verifies every signature of `group` on every core, each with the key its signer id names:
-// `known` (the keys registered before the group) or one the group registers. Keys are named by
-// the hash of their bytes, so gathering them up front is unambiguous; whether the signer was
-// registered and unrevoked *at that entry* is the chain check's and the rules' job.
-Status VerifyGroup(const pj::StateView& known, std::span<const StoredEntry> group) {
-  std::map<ev::KeyId, ev::PublicKey> keys;
-  for (const pj::KeyInfo* info : known.AllKeys()) {
+using KeyDirectory = std::map<ev::KeyId, ev::PublicKey>;
+
+// The keys `view` holds, by id.
+KeyDirectory KeysOf(const pj::StateView& view) {
+  KeyDirectory keys;
+  for (const pj::KeyInfo* info : view.AllKeys())
     keys[ev::KeyIdOf(info->public_key)] = info->public_key;
-  }
+  return keys;
+}
+
+// Adds the keys `group` registers to `keys` (the keys registered before the group), then
+// verifies every signature of `group` on every core, each with the key its signer id names.
+// Keys are named by the hash of their bytes, so gathering them up front is unambiguous; whether
+// the signer was registered and unrevoked *at that entry* is the chain check's and the rules'
+// job.
+Status VerifyGroup(std::span<const StoredEntry> group, KeyDirectory* keys) {
   for (const StoredEntry& s : group) {
     if (const auto* k = std::get_if<ev::KeyRegistered>(&s.entry.body)) {
-      keys[ev::KeyIdOf(k->public_key)] = k->public_key;
+      (*keys)[ev::KeyIdOf(k->public_key)] = k->public_key;
     }
     if (const auto* c = std::get_if<ev::LedgerCreated>(&s.entry.body)) {
-      keys[ev::KeyIdOf(c->authority_public_key)] = c->authority_public_key;
+      (*keys)[ev::KeyIdOf(c->authority_public_key)] = c->authority_public_key;
     }
   }
   return ParallelFor(group.size(), [&](size_t i) -> Status {
     const StoredEntry& s = group[i];
-    auto it = keys.find(s.entry.signer);
-    if (it == keys.end()) {
+    auto it = keys->find(s.entry.signer);
+    if (it == keys->end()) {
       return Status::Corruption("entry " + std::to_string(s.entry.seq) +
                                 ": signer is not a key of this ledger");
     }
@@ -240,6 +248,72 @@ Status VerifyGroup(const pj::StateView& known, std::span<const StoredEntry> grou
                                 ": signature does not verify");
     }
     return Status::Ok();
+  });
+}
+
+// Groups read and signature-checked one ahead of the caller: while the caller commits a group
+// (rules, fold and writes, on one core), the next one is read, decoded and verified on the
+// others. The keys a group is verified with are `keys` (those the target held before the first
+// group) plus every key an earlier group registered: what the target holds once the caller has
+// committed those groups. An error (reading, decoding, a signature) is handed over in the
+// group's turn, after the groups before it, as a loop that reads and verifies each group just
+// before committing it would meet it. Not thread-safe: one caller.
+class VerifiedGroups {
+ public:
+  // Makes the next group on the prefetching thread: fills its argument, empty at the end.
+  using Job = std::function<Status(std::vector<StoredEntry>*)>;
+  // Runs on the caller's thread, at construction and in Next: reads whatever must be read there
+  // (a ledger served by --server answers one thread) and returns the job that makes the group.
+  using Fetch = std::function<Result<Job>()>;
+
+  VerifiedGroups(KeyDirectory keys, Fetch fetch)
+      : keys_(std::move(keys)), fetch_(std::move(fetch)) {
+    Prefetch();
+  }
+  // The prefetching thread holds `this`: neither copied nor moved.
+  VerifiedGroups(const VerifiedGroups&) = delete;
+  VerifiedGroups& operator=(const VerifiedGroups&) = delete;
+  // Waits for the group being made, if any (std::future's destructor joins).
+  ~VerifiedGroups() = default;
+
+  // The next group, empty after the last; after an error, nothing more is read.
+  Status Next(std::vector<StoredEntry>* group) {
+    group->clear();
+    if (!pending_.valid()) return Status::Ok();
+    LEDGER_RETURN_IF_ERROR(pending_.get());
+    group->swap(ahead_);
+    if (!group->empty()) Prefetch();
+    return Status::Ok();
+  }
+
+ private:
+  void Prefetch() {
+    Result<Job> job = fetch_();
+    if (!job.ok()) {
+      std::promise<Status> failed;
+      failed.set_value(job.status());
+      pending_ = failed.get_future();
+      return;
+    }
+    pending_ = std::async(std::launch::async, [this, make = std::move(*job)] {
+      LEDGER_RETURN_IF_ERROR(make(&ahead_));
+      return VerifyGroup(ahead_, &keys_);
+    });
+  }
+
+  KeyDirectory keys_;  // the prefetching thread's
+  Fetch fetch_;
+  std::vector<StoredEntry> ahead_;  // written by the prefetch, read once pending_ is done
+  std::future<Status> pending_;     // last: joined first
+};
+
+// VerifiedGroups over an import's source, read on the prefetching thread.
+VerifiedGroups SourceGroups(const pj::StateView& target, ImportSource* source,
+                            size_t group_entries) {
+  return VerifiedGroups(KeysOf(target), [source, group_entries]() -> Result<VerifiedGroups::Job> {
+    return VerifiedGroups::Job([source, group_entries](std::vector<StoredEntry>* group) {
+      return (*source)(group_entries, group);
+    });
   });
 }
 
@@ -322,10 +396,10 @@ Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, i
   if (!ledger->import_unfinished() && ledger->size() > 0) {
     pj::LedgerState dry = ledger->Draft();
     uint64_t checked = 0;
+    VerifiedGroups groups = SourceGroups(dry, &source, group_entries);
     for (;;) {
-      LEDGER_RETURN_IF_ERROR(source(group_entries, &group));
+      LEDGER_RETURN_IF_ERROR(groups.Next(&group));
       if (group.empty()) break;
-      LEDGER_RETURN_IF_ERROR(VerifyGroup(dry, group));
       for (const StoredEntry& s : group) {
         Status future = pj::CheckNotInFuture(s.entry.recorded_at_ms, now_ms);
         if (!future.ok()) return future.WithPrefix("entry " + std::to_string(s.entry.seq));
@@ -339,13 +413,13 @@ Status ImportStream(Ledger* ledger, const std::function<ImportSource()>& open, i
       checked += group.size();
     }
     if (checked == 0) return Status::InvalidArgument("nothing to import");
-    source = open();
+    source = open();  // groups has read to the end: its thread no longer uses the source
   }
   uint64_t appended = 0;
+  VerifiedGroups groups = SourceGroups(ledger->view(), &source, group_entries);
   for (;;) {
-    LEDGER_RETURN_IF_ERROR(source(group_entries, &group));
+    LEDGER_RETURN_IF_ERROR(groups.Next(&group));
     if (group.empty()) break;
-    LEDGER_RETURN_IF_ERROR(VerifyGroup(ledger->view(), group));
     LEDGER_RETURN_IF_ERROR(CommitVerified(ledger, group, now_ms, batch_bytes_max, [&](size_t n) {
       appended += n;
       if (progress) progress(skipped + appended);
@@ -383,35 +457,46 @@ Result<FollowResult> Follow(Ledger* mirror, const Ledger& source, int64_t now_ms
                                 " is not the one this mirror holds");
     }
   }
-  std::vector<Result<Bytes>> raw;
-  std::vector<StoredEntry> group;
-  for (uint64_t next = held + 1; next <= result.source_size;) {
-    if (stop && stop()) break;
-    const size_t count =
-        static_cast<size_t>(std::min<uint64_t>(group_entries, result.source_size - next + 1));
-    source.ReadRawRange(next, count, &raw);
-    if (raw.size() != count) {
-      return Status::Corruption("the source returned " + std::to_string(raw.size()) +
-                                " entries from " + std::to_string(next) + ", not " +
-                                std::to_string(count));
+  // The source is read on this thread (a served ledger answers one thread); its entries are
+  // decoded and verified on the prefetching one.
+  uint64_t next = held + 1;
+  VerifiedGroups groups(KeysOf(mirror->view()), [&]() -> Result<VerifiedGroups::Job> {
+    auto raw = std::make_shared<std::vector<Result<Bytes>>>();
+    const uint64_t first = next;
+    if (first <= result.source_size) {
+      const size_t count =
+          static_cast<size_t>(std::min<uint64_t>(group_entries, result.source_size - first + 1));
+      source.ReadRawRange(first, count, raw.get());
+      if (raw->size() != count) {
+        return Status::Corruption("the source returned " + std::to_string(raw->size()) +
+                                  " entries from " + std::to_string(first) + ", not " +
+                                  std::to_string(count));
+      }
+      next += count;
     }
-    group.assign(count, StoredEntry{});
-    LEDGER_RETURN_IF_ERROR(ParallelFor(count, [&](size_t i) -> Status {
-      const std::string where = "the source's entry " + std::to_string(next + i);
-      if (!raw[i].ok()) return raw[i].status().WithPrefix(where);
-      auto split = SplitStoredValue(*raw[i]);
-      if (!split.ok()) return split.status().WithPrefix(where);
-      group[i] = std::move(*split);
-      return Status::Ok();
-    }));
-    LEDGER_RETURN_IF_ERROR(VerifyGroup(mirror->view(), group));
+    return VerifiedGroups::Job([raw, first](std::vector<StoredEntry>* group) {
+      group->assign(raw->size(), StoredEntry{});
+      return ParallelFor(raw->size(), [&](size_t i) -> Status {
+        const std::string where = "the source's entry " + std::to_string(first + i);
+        if (!(*raw)[i].ok()) return (*raw)[i].status().WithPrefix(where);
+        auto split = SplitStoredValue(*(*raw)[i]);
+        if (!split.ok()) return split.status().WithPrefix(where);
+        (*group)[i] = std::move(*split);
+        return Status::Ok();
+      });
+    });
+  });
+  std::vector<StoredEntry> group;
+  for (;;) {
+    if (stop && stop()) break;
+    LEDGER_RETURN_IF_ERROR(groups.Next(&group));
+    if (group.empty()) break;
     LEDGER_RETURN_IF_ERROR(CommitVerified(mirror, group, now_ms, batch_bytes_max, [&](size_t n) {
       result.appended += n;
       if (progress) progress(mirror->size());
       // A new mirror is marked finished once it holds entry 1, as import marks it at its end.
       return mirror->import_unfinished() ? mirror->FinishImport() : Status::Ok();
     }));
-    next += count;
   }
   return result;
 }

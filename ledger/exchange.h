@@ -90,8 +90,11 @@ using ImportSource = std::function<Status(size_t max, std::vector<StoredEntry>* 
 ImportSource ExportSource(ExportReader* reader);
 
 // Appends the entries `open()` reads to `ledger`, a group of `group_entries` (at most
-// kBatchEntriesMax) at a time, holding one group in memory whatever the export's size. Each
-// group's signatures are checked on every core; each entry is checked (chain, ledger id, time,
+// kBatchEntriesMax) at a time, holding two groups in memory whatever the export's size: the
+// next group is read and its signatures checked on every core while the current one is
+// committed (`open()`'s source is called from a thread of its own, one call at a time). An
+// error of the next group is returned after the current one is committed, as if it were read
+// only then. Each entry is checked (chain, ledger id, time,
 // signer rights, every rule) once, as it is committed in a synced WriteBatch closed once it
 // holds `batch_bytes_max` bytes or the group ends (Ledger::AppendSignedPrefix). An entry
 // dated later than `now_ms` (the importer's clock) plus projections::kClockSkewMsMax is
@@ -125,7 +128,9 @@ struct FollowResult {
 // import verifies it (signatures on every core, then the chain, the signer's rights and every
 // rule, once) and committed as import commits it, in synced batches of at most about
 // `batch_bytes_max` bytes; so a mirror stopped at any point holds a verified prefix of the
-// source and the next call resumes from it. `stop`, if set, is asked between groups.
+// source and the next call resumes from it. As import, the next group is read (on a thread of
+// its own) and verified while the current one is committed. `stop`, if set, is asked between
+// groups.
 // `progress` gets the mirror's size after each commit.
 // A source whose history does not contain the mirror's is refused before anything is
 // appended (kCorruption, "fork"): it holds fewer entries than the mirror, or another entry at
