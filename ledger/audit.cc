@@ -340,27 +340,18 @@ class MerkleComparer {
 // The stored projection rows against the replay's, merged in key order as they are read: a
 // row missing, differing or not produced by the replay is named, and no row is held twice.
 void CompareRows(const Ledger& stored, AuditReport* report) {
-  auto projection = [report](const std::string& key, const char* how) {
-    report->findings.push_back(
-        Integrity(0, "", "integrity.projection", "projection row " + key + how));
-  };
-  const std::vector<std::string> keys = pj::AllRowKeys(report->state);  // sorted
-  size_t next = 0;
-  Status scanned = stored.inspection().ScanRows([&](std::string_view key, std::string_view value) {
-    for (; next < keys.size() && keys[next] < key; ++next) projection(keys[next], " is missing");
-    if (next < keys.size() && keys[next] == key) {
-      if (pj::EncodeRow(report->state, keys[next]) != value)
-        projection(keys[next], " differs from the replay");
-      ++next;
-    } else {
-      projection(std::string(key), " is not produced by the replay");
-    }
-  });
-  if (!scanned.ok()) {
-    report->findings.push_back(Integrity(0, "", "integrity.projection", scanned.message()));
-    return;
-  }
-  for (; next < keys.size(); ++next) projection(keys[next], " is missing");
+  Status merged = MergeRows(
+      stored.inspection(), report->state,
+      [report](std::string_view key, RowDifference difference, const std::optional<std::string>&) {
+        const char* how = difference == RowDifference::kMissing ? " is missing"
+                          : difference == RowDifference::kDiffers
+                              ? " differs from the replay"
+                              : " is not produced by the replay";
+        report->findings.push_back(Integrity(0, "", "integrity.projection",
+                                             "projection row " + std::string(key) + how));
+      });
+  if (!merged.ok())
+    report->findings.push_back(Integrity(0, "", "integrity.projection", merged.message()));
 }
 
 // `incremental`: only the records of the entries replayed since the attestation are compared
