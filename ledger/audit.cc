@@ -113,12 +113,6 @@ class ReplayTree : public MerkleNodeSource {
   std::map<uint64_t, Hash> roots_;
 };
 
-// A replay that checks the chain and signatures alone (verify): it folds only what CheckLink
-// reads, so it holds no rows but the keys.
-bool ChainOnly(const AuditOptions& options) {
-  return !options.check_rules && options.stored == nullptr;
-}
-
 // Checks entry `seq` against the state and tree of entries 1..seq-1. An integrity finding
 // stops the replay; rule findings are appended and replay goes on.
 class Replayer {
@@ -151,7 +145,7 @@ class Replayer {
       if (const auto* attested = std::get_if<ev::AuditAttested>(&e.body)) CheckAttestation(seq, *attested);
     }
     if (options_.stored != nullptr) CheckIndex(seq, kind, e);
-    if (ChainOnly(options_)) {
+    if (options_.chain_only) {
       pj::ApplyChain(&report_->state, pj::EntryContext{&e, s.leaf_hash});
     } else {
       pj::Apply(&report_->state, pj::EntryContext{&e, s.leaf_hash});
@@ -819,6 +813,11 @@ std::optional<uint64_t> CheckpointSize(std::string_view note) {
 }  // namespace
 
 Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options) {
+  if (options.chain_only &&
+      (options.check_rules || options.stored != nullptr || options.since_attestation)) {
+    return Status::InvalidArgument(
+        "audit options: chain_only excludes check_rules, a stored ledger and since_attestation");
+  }
   AuditReport report;
   Replayer replayer(options, &report);
   const uint64_t size = source.Size();
@@ -897,7 +896,7 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
     }
   }
   report.root = replayer.tree().Root();
-  if (ChainOnly(options)) {
+  if (options.chain_only) {
     report.state_hash = Hash{};  // only the head and the keys were folded: no state to hash
   } else if (rows == nullptr) {
     report.state_hash = pj::StateHash(report.state);
