@@ -348,30 +348,18 @@ void CompareRows(const Ledger& stored, AuditReport* report) {
     report->findings.push_back(Integrity(0, "", "integrity.projection", merged.message()));
 }
 
-// `incremental`: only the records of the entries replayed since the attestation are compared
-// (rows in VerifyAttestedBase); the whole-store counts and the stray-record scan read every
-// record of the ledger and are the full audit's.
+// A full audit's comparisons: the entry count, every projection row and Merkle node, records
+// nothing accounts for and the derived records' counts, each a read of the whole store.
 void CompareStored(const Ledger& stored, const Replayer& replayer, MerkleComparer* merkle,
-                   bool incremental, AuditReport* report) {
+                   AuditReport* report) {
   const ReplayTree& tree = replayer.tree();
-  if (incremental) {
-    std::vector<Result<Bytes>> beyond;
-    stored.ReadRawRange(report->entries + 1, 1, &beyond);
-    if (beyond.size() != 1 || beyond[0].ok() || !beyond[0].status().IsNotFound()) {
-      report->findings.push_back(Integrity(
-          0, "", "integrity.count",
-          "the ledger stores an entry after its head, entry " + std::to_string(report->entries)));
-    }
-  }
-  auto count =
-      incremental ? Result<uint64_t>(report->entries) : stored.inspection().CountStoredEntries();
+  auto count = stored.inspection().CountStoredEntries();
   if (count.ok() && *count != report->entries) {
     report->findings.push_back(Integrity(0, "", "integrity.count", "the ledger stores " + std::to_string(*count) +
                                                                      " entries but its head is entry " + std::to_string(report->entries)));
   }
-  if (!incremental) CompareRows(stored, report);
+  CompareRows(stored, report);
   merkle->Finish(tree.size(), report);
-  if (incremental) return;
   auto unaccounted = stored.inspection().UnaccountedRecords();
   if (!unaccounted.ok()) {
     report->findings.push_back(Integrity(0, "", "integrity.read", unaccounted.status().message()));
@@ -800,6 +788,23 @@ Status VerifyAttestedBase(const Ledger& ledger, const Replayer& replayer, const 
   return Status::Ok();
 }
 
+// An incremental audit's comparisons, of an intact chain's new entries only: none is stored
+// past the head, the Merkle nodes they completed from the attested frontier (compared as they
+// completed), and the rows (VerifyAttestedBase, whose error this returns).
+Status CompareSinceAttestation(const Ledger& stored, const Replayer& replayer,
+                               MerkleComparer* merkle, const AttestedRows& rows,
+                               const AttestedBase& base, AuditReport* report) {
+  std::vector<Result<Bytes>> beyond;
+  stored.ReadRawRange(report->entries + 1, 1, &beyond);
+  if (beyond.size() != 1 || beyond[0].ok() || !beyond[0].status().IsNotFound()) {
+    report->findings.push_back(Integrity(
+        0, "", "integrity.count",
+        "the ledger stores an entry after its head, entry " + std::to_string(report->entries)));
+  }
+  merkle->Finish(replayer.tree().size(), report);
+  return VerifyAttestedBase(stored, replayer, rows, base, report);
+}
+
 // The size a checkpoint note claims, read without checking its signature (CheckCheckpoint
 // checks it): the replay keeps the root at that size. nullopt if it is no checkpoint.
 std::optional<uint64_t> CheckpointSize(std::string_view note) {
@@ -879,11 +884,11 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
       }
     }
   }
-  if (chain_intact && options.stored != nullptr) {
-    CompareStored(*options.stored, replayer, &*merkle, options.since_attestation, &report);
-    if (rows != nullptr) {
-      LEDGER_RETURN_IF_ERROR(VerifyAttestedBase(*options.stored, replayer, *rows, base, &report));
-    }
+  if (chain_intact && rows != nullptr) {
+    LEDGER_RETURN_IF_ERROR(
+        CompareSinceAttestation(*options.stored, replayer, &*merkle, *rows, base, &report));
+  } else if (chain_intact && options.stored != nullptr) {
+    CompareStored(*options.stored, replayer, &*merkle, &report);
   }
   if (chain_intact) {
     const ReplayTree& tree = replayer.tree();
