@@ -335,8 +335,7 @@ class MerkleComparer {
 // row missing, differing or not produced by the replay is named, and no row is held twice.
 void CompareRows(const Ledger& stored, AuditReport* report) {
   Status merged = MergeRows(
-      stored.inspection(), report->state,
-      [report](std::string_view key, RowDifference difference, const std::optional<std::string>&) {
+      stored.inspection(), report->state, [report](std::string_view key, RowDifference difference) {
         const char* how = difference == RowDifference::kMissing ? " is missing"
                           : difference == RowDifference::kDiffers
                               ? " differs from the replay"

@@ -81,10 +81,9 @@ class Inspection {
 enum class RowDifference { kMissing, kDiffers, kNotReplayed };
 // Merges the rows of `replayed` (projections::AllRowKeys, sorted) with the stored ones
 // (Inspection::ScanRows) in one pass, calling `fn` in key order for each row not stored as the
-// replay encodes it, with that encoding (nullopt: kNotReplayed). Audit names these rows and
-// rebuild rewrites them, neither holding the stored rows. kIOError from the scan.
+// replay encodes it. Audit names these rows and rebuild rewrites them, neither holding the
+// stored rows. kIOError from the scan.
 Status MergeRows(const Inspection& stored, const projections::LedgerState& replayed,
-                 const std::function<void(std::string_view key, RowDifference difference,
-                                          const std::optional<std::string>& row)>& fn);
+                 const std::function<void(std::string_view key, RowDifference)>& fn);
 
 }  // namespace fundledger::ledger

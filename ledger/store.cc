@@ -774,15 +774,16 @@ Result<uint64_t> RocksLedger::Rebuild() {
     rebuilt.dirty.clear();
   }
   uint64_t differing = 0;
-  auto rewrite = [&](std::string_view key, RowDifference difference,
-                     const std::optional<std::string>& row) {
+  auto rewrite = [&](std::string_view key, RowDifference difference) {
     ++differing;
+    const std::string row_key(key);
     if (difference == RowDifference::kNotReplayed) {
-      batch.Delete(handles_[kProjections], key);
+      batch.Delete(handles_[kProjections], row_key);
       return;
     }
-    LEDGER_CHECK(row.has_value()) << "replayed row " << key << " does not encode";
-    batch.Put(handles_[kProjections], key, *row);
+    std::optional<std::string> row = pj::EncodeRow(rebuilt, row_key);
+    LEDGER_CHECK(row.has_value()) << "replayed row " << row_key << " does not encode";
+    batch.Put(handles_[kProjections], row_key, *row);
   };
   LEDGER_RETURN_IF_ERROR(MergeRows(*this, rebuilt, rewrite));
   rocksdb::WriteOptions options;
@@ -883,23 +884,19 @@ Inspection::~Inspection() = default;
 Inspection::Cursor::~Cursor() = default;
 
 Status MergeRows(const Inspection& stored, const pj::LedgerState& replayed,
-                 const std::function<void(std::string_view key, RowDifference difference,
-                                          const std::optional<std::string>& row)>& fn) {
+                 const std::function<void(std::string_view key, RowDifference)>& fn) {
   const std::vector<std::string> keys = pj::AllRowKeys(replayed);  // sorted
   size_t next = 0;
   LEDGER_RETURN_IF_ERROR(stored.ScanRows([&](std::string_view key, std::string_view value) {
-    for (; next < keys.size() && keys[next] < key; ++next)
-      fn(keys[next], RowDifference::kMissing, pj::EncodeRow(replayed, keys[next]));
+    for (; next < keys.size() && keys[next] < key; ++next) fn(keys[next], RowDifference::kMissing);
     if (next < keys.size() && keys[next] == key) {
-      std::optional<std::string> row = pj::EncodeRow(replayed, keys[next]);
-      if (row != value) fn(key, RowDifference::kDiffers, row);
+      if (pj::EncodeRow(replayed, keys[next]) != value) fn(key, RowDifference::kDiffers);
       ++next;
     } else {
-      fn(key, RowDifference::kNotReplayed, std::nullopt);
+      fn(key, RowDifference::kNotReplayed);
     }
   }));
-  for (; next < keys.size(); ++next)
-    fn(keys[next], RowDifference::kMissing, pj::EncodeRow(replayed, keys[next]));
+  for (; next < keys.size(); ++next) fn(keys[next], RowDifference::kMissing);
   return Status::Ok();
 }
 
