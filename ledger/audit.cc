@@ -113,12 +113,6 @@ class ReplayTree : public MerkleNodeSource {
   std::map<uint64_t, Hash> roots_;
 };
 
-// A replay that checks the chain and signatures alone (verify): it folds only what CheckLink
-// reads, so it holds no rows but the keys.
-bool ChainOnly(const AuditOptions& options) {
-  return !options.check_rules && options.stored == nullptr;
-}
-
 // Checks entry `seq` against the state and tree of entries 1..seq-1. An integrity finding
 // stops the replay; rule findings are appended and replay goes on.
 class Replayer {
@@ -151,7 +145,7 @@ class Replayer {
       if (const auto* attested = std::get_if<ev::AuditAttested>(&e.body)) CheckAttestation(seq, *attested);
     }
     if (options_.stored != nullptr) CheckIndex(seq, kind, e);
-    if (ChainOnly(options_)) {
+    if (options_.chain_only) {
       pj::ApplyChain(&report_->state, pj::EntryContext{&e, s.leaf_hash});
     } else {
       pj::Apply(&report_->state, pj::EntryContext{&e, s.leaf_hash});
@@ -340,53 +334,31 @@ class MerkleComparer {
 // The stored projection rows against the replay's, merged in key order as they are read: a
 // row missing, differing or not produced by the replay is named, and no row is held twice.
 void CompareRows(const Ledger& stored, AuditReport* report) {
-  auto projection = [report](const std::string& key, const char* how) {
-    report->findings.push_back(
-        Integrity(0, "", "integrity.projection", "projection row " + key + how));
-  };
-  const std::vector<std::string> keys = pj::AllRowKeys(report->state);  // sorted
-  size_t next = 0;
-  Status scanned = stored.inspection().ScanRows([&](std::string_view key, std::string_view value) {
-    for (; next < keys.size() && keys[next] < key; ++next) projection(keys[next], " is missing");
-    if (next < keys.size() && keys[next] == key) {
-      if (pj::EncodeRow(report->state, keys[next]) != value)
-        projection(keys[next], " differs from the replay");
-      ++next;
-    } else {
-      projection(std::string(key), " is not produced by the replay");
-    }
-  });
-  if (!scanned.ok()) {
-    report->findings.push_back(Integrity(0, "", "integrity.projection", scanned.message()));
-    return;
-  }
-  for (; next < keys.size(); ++next) projection(keys[next], " is missing");
+  Status merged = MergeRows(
+      stored.inspection(), report->state, [report](std::string_view key, RowDifference difference) {
+        const char* how = difference == RowDifference::kMissing ? " is missing"
+                          : difference == RowDifference::kDiffers
+                              ? " differs from the replay"
+                              : " is not produced by the replay";
+        report->findings.push_back(Integrity(0, "", "integrity.projection",
+                                             "projection row " + std::string(key) + how));
+      });
+  if (!merged.ok())
+    report->findings.push_back(Integrity(0, "", "integrity.projection", merged.message()));
 }
 
-// `incremental`: only the records of the entries replayed since the attestation are compared
-// (rows in VerifyAttestedBase); the whole-store counts and the stray-record scan read every
-// record of the ledger and are the full audit's.
+// A full audit's comparisons: the entry count, every projection row and Merkle node, records
+// nothing accounts for and the derived records' counts, each a read of the whole store.
 void CompareStored(const Ledger& stored, const Replayer& replayer, MerkleComparer* merkle,
-                   bool incremental, AuditReport* report) {
+                   AuditReport* report) {
   const ReplayTree& tree = replayer.tree();
-  if (incremental) {
-    std::vector<Result<Bytes>> beyond;
-    stored.ReadRawRange(report->entries + 1, 1, &beyond);
-    if (beyond.size() != 1 || beyond[0].ok() || !beyond[0].status().IsNotFound()) {
-      report->findings.push_back(Integrity(
-          0, "", "integrity.count",
-          "the ledger stores an entry after its head, entry " + std::to_string(report->entries)));
-    }
-  }
-  auto count =
-      incremental ? Result<uint64_t>(report->entries) : stored.inspection().CountStoredEntries();
+  auto count = stored.inspection().CountStoredEntries();
   if (count.ok() && *count != report->entries) {
     report->findings.push_back(Integrity(0, "", "integrity.count", "the ledger stores " + std::to_string(*count) +
                                                                      " entries but its head is entry " + std::to_string(report->entries)));
   }
-  if (!incremental) CompareRows(stored, report);
+  CompareRows(stored, report);
   merkle->Finish(tree.size(), report);
-  if (incremental) return;
   auto unaccounted = stored.inspection().UnaccountedRecords();
   if (!unaccounted.ok()) {
     report->findings.push_back(Integrity(0, "", "integrity.read", unaccounted.status().message()));
@@ -815,6 +787,23 @@ Status VerifyAttestedBase(const Ledger& ledger, const Replayer& replayer, const 
   return Status::Ok();
 }
 
+// An incremental audit's comparisons, of an intact chain's new entries only: none is stored
+// past the head, the Merkle nodes they completed from the attested frontier (compared as they
+// completed), and the rows (VerifyAttestedBase, whose error this returns).
+Status CompareSinceAttestation(const Ledger& stored, const Replayer& replayer,
+                               MerkleComparer* merkle, const AttestedRows& rows,
+                               const AttestedBase& base, AuditReport* report) {
+  std::vector<Result<Bytes>> beyond;
+  stored.ReadRawRange(report->entries + 1, 1, &beyond);
+  if (beyond.size() != 1 || beyond[0].ok() || !beyond[0].status().IsNotFound()) {
+    report->findings.push_back(Integrity(
+        0, "", "integrity.count",
+        "the ledger stores an entry after its head, entry " + std::to_string(report->entries)));
+  }
+  merkle->Finish(replayer.tree().size(), report);
+  return VerifyAttestedBase(stored, replayer, rows, base, report);
+}
+
 // The size a checkpoint note claims, read without checking its signature (CheckCheckpoint
 // checks it): the replay keeps the root at that size. nullopt if it is no checkpoint.
 std::optional<uint64_t> CheckpointSize(std::string_view note) {
@@ -828,6 +817,11 @@ std::optional<uint64_t> CheckpointSize(std::string_view note) {
 }  // namespace
 
 Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options) {
+  if (options.chain_only &&
+      (options.check_rules || options.stored != nullptr || options.since_attestation)) {
+    return Status::InvalidArgument(
+        "audit options: chain_only excludes check_rules, a stored ledger and since_attestation");
+  }
   AuditReport report;
   Replayer replayer(options, &report);
   const uint64_t size = source.Size();
@@ -889,11 +883,11 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
       }
     }
   }
-  if (chain_intact && options.stored != nullptr) {
-    CompareStored(*options.stored, replayer, &*merkle, options.since_attestation, &report);
-    if (rows != nullptr) {
-      LEDGER_RETURN_IF_ERROR(VerifyAttestedBase(*options.stored, replayer, *rows, base, &report));
-    }
+  if (chain_intact && rows != nullptr) {
+    LEDGER_RETURN_IF_ERROR(
+        CompareSinceAttestation(*options.stored, replayer, &*merkle, *rows, base, &report));
+  } else if (chain_intact && options.stored != nullptr) {
+    CompareStored(*options.stored, replayer, &*merkle, &report);
   }
   if (chain_intact) {
     const ReplayTree& tree = replayer.tree();
@@ -906,7 +900,7 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
     }
   }
   report.root = replayer.tree().Root();
-  if (ChainOnly(options)) {
+  if (options.chain_only) {
     report.state_hash = Hash{};  // only the head and the keys were folded: no state to hash
   } else if (rows == nullptr) {
     report.state_hash = pj::StateHash(report.state);

@@ -67,11 +67,13 @@ struct Finding {
 };
 
 struct AuditOptions {
-  // Validate every entry. Off (verify), and with no `stored` ledger to compare, the replay
-  // checks the chain and signatures only and folds only what that check reads (the head and
-  // the keys, projections::ApplyChain): the report's state holds no other row and its
-  // state_hash is zero.
+  // Validate every entry. Default: true.
   bool check_rules = true;
+  // Check the chain and signatures only (verify): fold only what that check reads (the head
+  // and the keys, projections::ApplyChain), so the report's state holds no other row and its
+  // state_hash is zero. Nothing else is checked, so it is kInvalidArgument together with
+  // check_rules, `stored` or since_attestation. Default: false.
+  bool chain_only = false;
   const Ledger* stored = nullptr; // compare stored projections, Merkle tree, entry count (not owned)
   std::vector<std::string> checkpoint_notes;  // signed notes to check, besides the stored ones
   std::function<void(uint64_t)> progress;     // called with entries done

@@ -24,10 +24,10 @@ inline constexpr size_t kImportGroupEntries = 10'000;
 // 10^5 entries. At 1 MiB a commit holds a few hundred entries, so its sync stays a small share.
 inline constexpr size_t kImportBatchBytesMax = size_t{1} << 20;
 // Allocations of at least this many bytes are mapped on their own and unmapped when freed
-// (glibc's M_MMAP_THRESHOLD, set by the import command; setting it keeps glibc from raising
-// it). Import allocates and frees memtable blocks and batches of megabytes on several
-// threads; under the default, raised threshold the freed ones stayed in the heap, 19 MiB more
-// peak memory importing 10^5 entries.
+// (glibc's M_MMAP_THRESHOLD, set where import and mirror open their ledger; setting it keeps
+// glibc from raising it). Import allocates and frees memtable blocks and batches of megabytes
+// on several threads; under the default, raised threshold the freed ones stayed in the heap,
+// 19 MiB more peak memory importing 10^5 entries.
 inline constexpr size_t kImportMmapThresholdBytes = size_t{1} << 20;
 // Entries in one export file, at most.
 inline constexpr size_t kExportEntriesMax = 50'000'000;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "events/status.h"
+#include "projections/projections.h"
 
 namespace fundledger::ledger {
 
@@ -75,5 +76,14 @@ class Inspection {
   // read once and the replay's tree is never held.
   virtual std::unique_ptr<Cursor> MerkleFrom(std::string_view from) const = 0;
 };
+
+// A stored projection row unlike the replay's: not stored, stored otherwise, not replayed.
+enum class RowDifference { kMissing, kDiffers, kNotReplayed };
+// Merges the rows of `replayed` (projections::AllRowKeys, sorted) with the stored ones
+// (Inspection::ScanRows) in one pass, calling `fn` in key order for each row not stored as the
+// replay encodes it. Audit names these rows and rebuild rewrites them, neither holding the
+// stored rows. kIOError from the scan.
+Status MergeRows(const Inspection& stored, const projections::LedgerState& replayed,
+                 const std::function<void(std::string_view key, RowDifference)>& fn);
 
 }  // namespace fundledger::ledger

@@ -170,7 +170,6 @@ class RocksLedger : public Ledger, public Inspection {
   Result<std::vector<uint64_t>> IndexSeqs(const std::string& index) const override;
   const MerkleNodeSource& tree() const override { return tree_; }
   const Inspection& inspection() const override { return *this; }
-  Result<std::vector<std::pair<std::string, std::string>>> StoredRows() const;
   Status ScanRows(
       const std::function<void(std::string_view key, std::string_view value)>& fn) const override;
   Result<std::optional<std::string>> RowAsOf(const std::string& row_key,
@@ -634,14 +633,6 @@ Result<std::vector<uint64_t>> RocksLedger::IndexSeqs(const std::string& index) c
   return seqs;
 }
 
-Result<std::vector<std::pair<std::string, std::string>>> RocksLedger::StoredRows() const {
-  std::vector<std::pair<std::string, std::string>> rows;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kProjections]));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) rows.emplace_back(it->key().ToString(), it->value().ToString());
-  LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "reading projections"));
-  return rows;
-}
-
 Status RocksLedger::StoreCheckpoint(uint64_t tree_size, const std::string& note) {
   LEDGER_RETURN_IF_ERROR(NeedWriter());
   // The meta record lets audit notice a stored checkpoint that later disappears.
@@ -782,22 +773,19 @@ Result<uint64_t> RocksLedger::Rebuild() {
     }
     rebuilt.dirty.clear();
   }
-  LEDGER_ASSIGN_OR_RETURN(auto stored_rows, StoredRows());
-  std::map<std::string, std::string> old(stored_rows.begin(), stored_rows.end());
   uint64_t differing = 0;
-  for (const std::string& key : pj::AllRowKeys(rebuilt)) {
-    std::string row = *pj::EncodeRow(rebuilt, key);
-    auto it = old.find(key);
-    if (it == old.end() || it->second != row) {
-      batch.Put(handles_[kProjections], key, row);
-      ++differing;
-    }
-    if (it != old.end()) old.erase(it);
-  }
-  for (const auto& [key, value] : old) {
-    batch.Delete(handles_[kProjections], key);
+  auto rewrite = [&](std::string_view key, RowDifference difference) {
     ++differing;
-  }
+    const std::string row_key(key);
+    if (difference == RowDifference::kNotReplayed) {
+      batch.Delete(handles_[kProjections], row_key);
+      return;
+    }
+    std::optional<std::string> row = pj::EncodeRow(rebuilt, row_key);
+    LEDGER_CHECK(row.has_value()) << "replayed row " << row_key << " does not encode";
+    batch.Put(handles_[kProjections], row_key, *row);
+  };
+  LEDGER_RETURN_IF_ERROR(MergeRows(*this, rebuilt, rewrite));
   rocksdb::WriteOptions options;
   options.sync = true;
   LEDGER_RETURN_IF_ERROR(FromRocks(db_->Write(options, &batch), "writing rebuilt projections"));
@@ -894,6 +882,23 @@ Result<size_t> Ledger::AppendSignedPrefix(std::span<const StoredEntry> entries, 
 }
 Inspection::~Inspection() = default;
 Inspection::Cursor::~Cursor() = default;
+
+Status MergeRows(const Inspection& stored, const pj::LedgerState& replayed,
+                 const std::function<void(std::string_view key, RowDifference)>& fn) {
+  const std::vector<std::string> keys = pj::AllRowKeys(replayed);  // sorted
+  size_t next = 0;
+  LEDGER_RETURN_IF_ERROR(stored.ScanRows([&](std::string_view key, std::string_view value) {
+    for (; next < keys.size() && keys[next] < key; ++next) fn(keys[next], RowDifference::kMissing);
+    if (next < keys.size() && keys[next] == key) {
+      if (pj::EncodeRow(replayed, keys[next]) != value) fn(key, RowDifference::kDiffers);
+      ++next;
+    } else {
+      fn(key, RowDifference::kNotReplayed);
+    }
+  }));
+  for (; next < keys.size(); ++next) fn(keys[next], RowDifference::kMissing);
+  return Status::Ok();
+}
 
 std::string Ledger::Origin() const { return "fundledger/" + ev::Hex(state_.info.ledger_id); }
 

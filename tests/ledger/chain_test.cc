@@ -80,6 +80,7 @@ TEST_F(ChainTest, VerifyRefusesEntryOneWhoseSignerIdIsNotItsKeys) {
   MemoryEntrySource source({Joined(forged)});
   AuditOptions verify;  // what `fundledger verify` runs: chain and signatures, no rules
   verify.check_rules = false;
+  verify.chain_only = true;
   Result<AuditReport> report = Audit(source, verify);
   ASSERT_TRUE(report.ok()) << report.status().ToString();
   std::optional<Finding> first = FirstIntegrity(*report);
@@ -133,6 +134,7 @@ TEST_F(ChainTest, ForgedSignatureInALaterWindowIsNamedAtItsSeq) {
   MemoryEntrySource forged(values);
   AuditOptions verify;
   verify.check_rules = false;
+  verify.chain_only = true;
   Result<AuditReport> report = Audit(forged, verify);
   ASSERT_TRUE(report.ok());
   std::optional<Finding> first = FirstIntegrity(*report);
@@ -188,6 +190,7 @@ TEST_F(ChainTest, VerifyFoldsTheHeadAndKeysAsAuditDoesAndNothingElse) {
   Result<AuditReport> audit = Audit(source, AuditOptions{});
   AuditOptions verify_options;
   verify_options.check_rules = false;
+  verify_options.chain_only = true;
   Result<AuditReport> verify = Audit(source, verify_options);
   ASSERT_TRUE(audit.ok() && verify.ok());
   ASSERT_TRUE(audit->IntegrityOk() && verify->IntegrityOk());
@@ -208,6 +211,24 @@ TEST_F(ChainTest, VerifyFoldsTheHeadAndKeysAsAuditDoesAndNothingElse) {
   EXPECT_TRUE(chain.policies.empty());
   EXPECT_EQ(verify->state_hash, Hash{});
   EXPECT_NE(audit->state_hash, Hash{});
+}
+
+// A chain-only replay checks nothing else: asking it for rules or a stored ledger to compare
+// is refused by name rather than one of the two silently dropped.
+TEST_F(ChainTest, ChainOnlyWithRulesOrAStoredLedgerIsRefused) {
+  MemoryEntrySource source(StoredValues());
+  AuditOptions with_rules;
+  with_rules.chain_only = true;  // check_rules left at its default
+  AuditOptions with_stored;
+  with_stored.check_rules = false;
+  with_stored.chain_only = true;
+  with_stored.stored = ledger_.get();
+  for (const AuditOptions* options : {&with_rules, &with_stored}) {
+    Result<AuditReport> report = Audit(source, *options);
+    ASSERT_FALSE(report.ok());
+    EXPECT_TRUE(report.status().IsInvalidArgument()) << report.status().ToString();
+    EXPECT_THAT(report.status().message(), HasSubstr("chain_only"));
+  }
 }
 
 }  // namespace

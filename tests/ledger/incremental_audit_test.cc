@@ -175,6 +175,26 @@ TEST_F(IncrementalAuditTest, ProjectionRowAnEntryAfterTheAttestationChangedIsCom
   EXPECT_TRUE(named) << since->FindingsText();
 }
 
+// The records an incremental audit reads besides the rows: the key after the head, and the
+// Merkle nodes the new entries completed.
+TEST_F(IncrementalAuditTest, EntryPastTheHeadAndNodeAfterTheAttestationAreNamed) {
+  const uint64_t size = ledger_->size();
+  Result<ev::Bytes> head = ledger_->ReadRaw(size);
+  ASSERT_TRUE(head.ok());
+  Rewrite(internal::kCfMerkle, internal::MerkleKey(0, size - 1),
+          [](std::string* v) { v->back() ^= 0x01; });
+  testutil::RewriteStoredRecord(path_, internal::kCfEntries, internal::SeqKey(size + 1),
+                                [&](std::optional<std::string>* v) {
+                                  *v = std::string(head->begin(), head->end());
+                                });
+  Result<AuditReport> since = AuditOf(true);
+  ASSERT_TRUE(since.ok()) << since.status().ToString();
+  std::string text = since->FindingsText();
+  EXPECT_THAT(text, HasSubstr("stores an entry after its head"));
+  EXPECT_THAT(text, HasSubstr("stored Merkle node 0/" + std::to_string(size - 1) +
+                              " does not match the entries"));
+}
+
 TEST_F(IncrementalAuditTest, DamageBeforeTheAttestationIsTheFullAuditsToFind) {
   const uint64_t seq = attestation_ - 3;
   FlipSignature(seq);

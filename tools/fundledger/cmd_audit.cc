@@ -411,6 +411,9 @@ void ImportTarget::Discard() {
 
 Result<ImportTarget> OpenImportTarget(const std::string& dir) {
   namespace fs = std::filesystem;
+  // Best effort (a refusal leaves glibc's default): large blocks go back to the system when
+  // freed instead of staying in the heap (ledger::kImportMmapThresholdBytes).
+  mallopt(M_MMAP_THRESHOLD, static_cast<int>(ledger::kImportMmapThresholdBytes));
   ImportTarget target;
   target.root = dir;
   std::error_code error;
@@ -447,9 +450,6 @@ namespace {
 Status ImportCommand(const Context& ctx, const std::string& file, const std::string& format) {
   LEDGER_ASSIGN_OR_RETURN(std::string dir, ctx.LedgerDir());
   bool capnp = format.empty() ? IsCapnpFile(file) : format == "capnp";
-  // Best effort (a refusal leaves glibc's default): large blocks go back to the system when
-  // freed instead of staying in the heap (ledger::kImportMmapThresholdBytes).
-  mallopt(M_MMAP_THRESHOLD, static_cast<int>(ledger::kImportMmapThresholdBytes));
   // The export is read a group at a time (twice into a ledger that holds entries already: a
   // check pass, then the commit), never held whole.
   std::unique_ptr<std::ifstream> in;

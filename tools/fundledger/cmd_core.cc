@@ -209,6 +209,7 @@ Status Verify(const Context& ctx) {
   LEDGER_ASSIGN_OR_RETURN(auto ledger, ctx.OpenReader());
   ledger::AuditOptions options;
   options.check_rules = false;
+  options.chain_only = true;
   Progress progress("verify", ledger->size());
   options.progress = [&progress](uint64_t done) { progress.Update(done); };
   ledger::LedgerEntrySource source(ledger.get());

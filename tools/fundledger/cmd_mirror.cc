@@ -1,7 +1,6 @@
 // `fundledger mirror`: a copy of a ledger (a service's, or a directory's) that follows it,
 // verifying every entry exactly as import does (ledger::Follow), committing in groups, resuming
 // where it stopped, and refusing a source whose history is not the one it has verified (a fork).
-#include <malloc.h>
 #include <signal.h>
 
 #include <chrono>
@@ -58,8 +57,6 @@ Status MirrorCommand(const Context& ctx, const MirrorArgs& args) {
     sigaction(SIGTERM, &action, nullptr);
   }
   auto stop = [] { return g_stop != 0; };
-  // As import: blocks of megabytes go back to the system when freed (best effort).
-  mallopt(M_MMAP_THRESHOLD, static_cast<int>(ledger::kImportMmapThresholdBytes));
   for (;;) {
     const uint64_t before = target.ledger->size();
     Progress progress("mirror", source->size());

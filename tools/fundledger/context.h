@@ -99,7 +99,8 @@ Status WriteFileStreamed(const std::string& path, unsigned mode, bool force,
 
 // The ledger an import or a mirror writes into: the directory's ledger (a killed import or
 // mirror is resumed), or a new one (Ledger::CreateForImport) in a new or empty directory.
-// Files that are not a ledger are never written over (kIOError).
+// Files that are not a ledger are never written over (kIOError). Opening one also sets glibc's
+// mmap threshold for the rest of the process (ledger::kImportMmapThresholdBytes).
 struct ImportTarget {
   std::unique_ptr<ledger::Ledger> ledger;
   bool fresh = false;        // this run created the ledger
