@@ -165,7 +165,8 @@ done
 n10=$((n / 10))
 
 # --- append --file of N and 4N entries, each into a new ledger (so only the batch is timed). ---
-batch=$((n / 20))
+# N is n/20, at most a quarter of the events one file may hold (kBatchEntriesMax, 100,000).
+batch=$((n / 20 < 25000 ? n / 20 : 25000))
 echo "append --file, new ledgers (init, a clerk registered)"
 "$fl" key gen --out "$work/authority.pem" > /dev/null
 "$fl" key gen --out "$work/clerk.pem" > /dev/null
