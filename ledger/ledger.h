@@ -81,6 +81,20 @@ inline constexpr size_t kCachedRowsMax = 50'000;
 // about 30 MiB, and an import stays as fast within the noise of the measurement.
 inline constexpr size_t kMemtableBytesMax = size_t{16} << 20;
 
+// RocksDB's block cache, one for all of a ledger's column families, in bytes: data blocks and
+// the partitions of the table files' indexes, which are read as a lookup needs them rather than
+// whole at every open (ledger/store.cc, TableOptions).
+inline constexpr size_t kBlockCacheBytes = size_t{32} << 20;
+
+// Table files below this size count as small. Entries, Merkle nodes and the like are written in
+// key order, so RocksDB moves each flushed file down whole instead of merging it with others, and
+// a ledger written by many commands collects hundreds of small files that every reader opens. A
+// writer merges each run of at least kSmallTablesMerged adjacent small files of a level into
+// files of kTableFileBytes as it closes (MergeSmallTables).
+inline constexpr uint64_t kSmallTableBytes = uint64_t{16} << 20;
+inline constexpr size_t kSmallTablesMerged = 8;
+inline constexpr uint64_t kTableFileBytes = uint64_t{64} << 20;
+
 // Thread safety: a Ledger is used from one thread at a time.
 class Ledger {
  public:

@@ -1,7 +1,10 @@
 // RocksDB-backed Ledger: the append pipeline (load state -> Validate -> Apply -> one synced
 // WriteBatch) and reads. Layout: internal/storage_format.h.
+#include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/transaction_log.h>
 #include <rocksdb/write_batch.h>
 
@@ -102,7 +105,10 @@ class RocksLedger : public Ledger, public Inspection {
   }
 
   ~RocksLedger() override {
-    if (mode_ == OpenMode::kWriter) FlushIfLarge();
+    if (mode_ == OpenMode::kWriter) {
+      FlushIfLarge();
+      MergeSmallTables();
+    }
     for (auto* handle : handles_) db_->DestroyColumnFamilyHandle(handle);
     db_.reset();
     if (!secondary_dir_.empty()) {
@@ -128,6 +134,38 @@ class RocksLedger : public Ledger, public Inspection {
     options.wait = true;
     std::vector<rocksdb::ColumnFamilyHandle*> known(handles_.begin(), handles_.begin() + kCfCount);
     db_->Flush(options, known).PermitUncheckedError();
+  }
+  // Merges each run of kSmallTablesMerged or more adjacent table files under kSmallTableBytes
+  // of a level (above level 0, which RocksDB compacts itself) into files of kTableFileBytes, in
+  // place. A reader opens every table file of the ledger (a secondary must), so their number is
+  // what a query's open costs. Best effort: files a background compaction holds are left to the
+  // next writer.
+  void MergeSmallTables() {
+    for (size_t cf = 0; cf < kCfCount; ++cf) {
+      rocksdb::ColumnFamilyMetaData family;
+      db_->GetColumnFamilyMetaData(handles_[cf], &family);
+      for (const rocksdb::LevelMetaData& level : family.levels) {
+        if (level.level == 0) continue;
+        std::vector<std::string> run;
+        auto merge = [&] {
+          if (run.size() >= kSmallTablesMerged) {
+            rocksdb::CompactionOptions options;
+            options.output_file_size_limit = kTableFileBytes;
+            db_->CompactFiles(options, handles_[cf], run, level.level).PermitUncheckedError();
+          }
+          run.clear();
+        };
+        // A level's files are in key order: a run is a stretch of keys no larger file holds.
+        for (const rocksdb::SstFileMetaData& file : level.files) {
+          if (file.size < kSmallTableBytes) {
+            run.push_back(file.name);
+          } else {
+            merge();
+          }
+        }
+        merge();
+      }
+    }
   }
   // Writes the storage format and entry 1 (Create).
   Status Initialize(const StoredEntry& first);
@@ -793,6 +831,25 @@ Result<uint64_t> RocksLedger::Rebuild() {
   return differing;
 }
 
+// Every column family's options: a partitioned index whose partitions are read into the shared
+// block cache as lookups need them, so that opening a table file (which a reader does for every
+// file at open) reads its footer, properties and the index's top level only, not an index of
+// the whole file. Files written before keep their whole index and are read as before.
+rocksdb::ColumnFamilyOptions FamilyOptions() {
+  static const std::shared_ptr<rocksdb::TableFactory> factory = [] {
+    rocksdb::BlockBasedTableOptions table;
+    table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+    table.cache_index_and_filter_blocks = true;
+    table.pin_top_level_index_and_filter = true;
+    table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+    return std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table));
+  }();
+  rocksdb::ColumnFamilyOptions options;
+  options.table_factory = factory;
+  options.target_file_size_base = kTableFileBytes;
+  return options;
+}
+
 Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mode, bool create,
                                             const StorageHooks* hooks) {
   rocksdb::DBOptions options;
@@ -814,7 +871,7 @@ Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mo
   // holds up to half a gigabyte of written rows in memory before anything is flushed.
   options.db_write_buffer_size = kMemtableBytesMax;
   std::vector<rocksdb::ColumnFamilyDescriptor> families;
-  for (const std::string& name : ColumnFamilyNames()) families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  for (const std::string& name : ColumnFamilyNames()) families.emplace_back(name, FamilyOptions());
   // Families a ledger never makes are opened too (RocksDB refuses an open that leaves one
   // out), so that audit can report them instead of the ledger failing to open.
   std::vector<std::string> unknown;
@@ -827,7 +884,7 @@ Result<std::unique_ptr<RocksLedger>> OpenDb(const std::string& path, OpenMode mo
       if (std::find(known.begin(), known.end(), name) != known.end()) continue;
       if (unknown.size() >= kUnknownFamiliesMax) break;
       unknown.push_back(name);
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      families.emplace_back(name, FamilyOptions());
     }
   }
   std::vector<rocksdb::ColumnFamilyHandle*> handles;

@@ -10,7 +10,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rocksdb/db.h>
+#include <rocksdb/metadata.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table_properties.h>
 
 #include <cstring>
 #include <functional>
@@ -472,6 +474,62 @@ TEST_F(LedgerTest, TamperedProjectionRowsAreFoundByAuditAndRepairedByRebuild) {
   EXPECT_TRUE(testutil::ViewRows(*ledger_) == rows);
   AuditReport after = AuditOf(*ledger_);
   EXPECT_TRUE(after.IntegrityOk()) << FindingsText(after);
+}
+
+// Entries are written in key order, so RocksDB moves each flushed table file down whole: a ledger
+// written by many commands (each writer flushes its log as it closes) would collect a small file
+// per command, and a reader opens them all. Writers merge runs of them as they close, and write
+// each file with a partitioned index.
+TEST_F(LedgerTest, WritersMergeRunsOfSmallTableFilesSoAReaderOpensFewAndLittle) {
+  constexpr int kSessions = 3 * static_cast<int>(kSmallTablesMerged);
+  uint32_t n = 0;
+  for (int session = 0; session < kSessions; ++session) {
+    // One batch of registrations: its log is over kFlushOnCloseBytes, so the close flushes.
+    std::vector<AppendRequest> requests;
+    for (int i = 0; i < 60; ++i) {
+      ++n;
+      requests.push_back(AppendRequest{ev::RecipientRegistered{Uscc(n),
+                                                               "recipient " + std::to_string(n),
+                                                               ev::RecipientKind::kEnterprise,
+                                                               "nanshan",
+                                                               {}},
+                                       "session-" + std::to_string(n)});
+    }
+    clock_ms_ += 60'000;
+    auto appended =
+        ledger_->Append(Key("clerk:SZ-STIB"), requests, clock_ms_, testutil::FixedClockMs());
+    ASSERT_TRUE(appended.ok()) << appended.status().ToString();
+    Reopen();
+  }
+  Close();
+  size_t files = 0, small = 0;
+  WithRocksDb(path_, /*read_only=*/true, [&](rocksdb::DB* db, const Handles& handles) {
+    rocksdb::ColumnFamilyMetaData entries;
+    db->GetColumnFamilyMetaData(handles.at(internal::kCfEntries), &entries);
+    files = entries.file_count;
+    for (const auto& level : entries.levels) {
+      for (const auto& file : level.files) small += file.size < kSmallTableBytes ? 1 : 0;
+    }
+    // Each file's index is partitioned, so that opening it reads the index's top level only.
+    rocksdb::TablePropertiesCollection tables;
+    ASSERT_TRUE(db->GetPropertiesOfAllTables(handles.at(internal::kCfEntries), &tables).ok());
+    ASSERT_FALSE(tables.empty());
+    for (const auto& [name, table] : tables) {
+      EXPECT_GT(table->index_partitions, 0u) << name;
+    }
+  });
+  // Every close flushed a file of entries; fewer than a run of them may stay unmerged on a
+  // level, plus level 0's few that RocksDB compacts itself.
+  EXPECT_GE(static_cast<size_t>(kSessions), 3 * kSmallTablesMerged);
+  EXPECT_LT(files, kSmallTablesMerged + 4)
+      << small << " small files after " << kSessions << " writers";
+  Result<std::unique_ptr<Ledger>> opened = OpenLedger(OpenMode::kReader);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  AuditReport report = AuditOf(**opened);
+  EXPECT_TRUE(report.IntegrityOk()) << FindingsText(report);
+  EXPECT_EQ(report.entries, (*opened)->head().head_seq);
+  auto last = (*opened)->Read((*opened)->head().head_seq);
+  ASSERT_TRUE(last.ok()) << last.status().ToString();
 }
 
 TEST_F(LedgerTest, StoredRowTheReplayLacksIsFoundByAuditAndRemovedByRebuild) {
