@@ -173,22 +173,33 @@ Status Log(const Context& ctx, const LogFilter& f) {
   if (!f.recipient.empty()) index = "recipient/" + f.recipient;
   if (!f.application.empty()) index = "application/" + f.application;
   uint64_t to = f.to == 0 ? ledger->size() : std::min(f.to, ledger->size());
-  if (index.empty()) {
-    for (uint64_t s = f.from; s <= to; ++s) seqs.push_back(s);
-  } else {
+  if (!index.empty()) {
     LEDGER_ASSIGN_OR_RETURN(seqs, ledger->IndexSeqs(index));
   }
   uint64_t shown = 0;
-  for (uint64_t seq : seqs) {
-    if (seq < f.from || seq > to) continue;
+  // Prints entry `seq`; false once the limit is reached.
+  auto show = [&](uint64_t seq) -> Result<bool> {
     LEDGER_ASSIGN_OR_RETURN(ledger::StoredEntry stored, ledger->Read(seq));
-    if (!f.kind.empty() && f.kind != ev::KindName(stored.entry.body)) continue;
+    if (!f.kind.empty() && f.kind != ev::KindName(stored.entry.body)) return true;
     if (ctx.json) {
       PrintJson(EntryJson(stored));
     } else {
       std::cout << EntryLine(stored, ledger->view()) << "\n";
     }
-    if (f.limit != 0 && ++shown >= f.limit) break;
+    return f.limit == 0 || ++shown < f.limit;
+  };
+  if (index.empty()) {
+    // Every entry in the range, read one at a time: a limit reads that many, whatever the size.
+    for (uint64_t seq = f.from; seq <= to; ++seq) {
+      LEDGER_ASSIGN_OR_RETURN(bool more, show(seq));
+      if (!more) break;
+    }
+    return Status::Ok();
+  }
+  for (uint64_t seq : seqs) {
+    if (seq < f.from || seq > to) continue;
+    LEDGER_ASSIGN_OR_RETURN(bool more, show(seq));
+    if (!more) break;
   }
   return Status::Ok();
 }
