@@ -66,6 +66,14 @@ std::string FormatValue() {
   return value;
 }
 
+// Reads of a whole family or a long range (audit, verify, export, import's source, counts):
+// their blocks are read once, so they do not fill the block cache the point reads share.
+rocksdb::ReadOptions ScanOptions() {
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  return options;
+}
+
 class RocksLedger;
 
 // Merkle nodes: those staged in the current batch first, then RocksDB.
@@ -247,7 +255,7 @@ class RocksLedger : public Ledger, public Inspection {
     std::array<uint64_t, 3> counts{};
     const Cf families[3] = {kIndex, kHistory, kMerkle};
     for (size_t i = 0; i < 3; ++i) {
-      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[families[i]]));
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[families[i]]));
       for (it->SeekToFirst(); it->Valid(); it->Next()) ++counts[i];
       LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "counting derived records"));
     }
@@ -653,7 +661,7 @@ Result<ev::PublicKey> RocksLedger::RegisteredKey(const ev::KeyId& signer, uint64
 
 Result<uint64_t> RocksLedger::CountStoredEntries() const {
   uint64_t count = 0;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[kEntries]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[kEntries]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
   LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning entries"));
   return count;
@@ -685,8 +693,7 @@ Status RocksLedger::StoreCheckpoint(uint64_t tree_size, const std::string& note)
 Result<std::vector<std::pair<std::string, std::string>>> RocksLedger::UnaccountedRecords() const {
   std::vector<std::pair<std::string, std::string>> out;
   for (size_t i = 0; i < unknown_families_.size(); ++i) {
-    std::unique_ptr<rocksdb::Iterator> it(
-        db_->NewIterator(rocksdb::ReadOptions(), handles_[kCfCount + i]));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[kCfCount + i]));
     uint64_t count = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
     LEDGER_RETURN_IF_ERROR(
@@ -698,7 +705,7 @@ Result<std::vector<std::pair<std::string, std::string>>> RocksLedger::Unaccounte
   // Families whose every key has one fixed form; anything else was put there from outside.
   auto scan = [&](Cf cf, const char* name,
                   const std::function<bool(const rocksdb::Slice&)>& accounted) -> Status {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[cf]));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[cf]));
     uint64_t stray = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if (accounted(it->key())) continue;
@@ -1018,8 +1025,7 @@ void RocksLedger::ReadRawRange(uint64_t first, size_t count,
   LEDGER_CHECK(out != nullptr);
   out->clear();
   out->reserve(count);
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[kEntries]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[kEntries]));
   it->Seek(SeqKey(first));
   for (uint64_t seq = first; seq < first + count; ++seq) {
     const std::string want = SeqKey(seq);
@@ -1044,8 +1050,7 @@ void RocksLedger::ReadRawRange(uint64_t first, size_t count,
 
 Status RocksLedger::ScanRows(
     const std::function<void(std::string_view key, std::string_view value)>& fn) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[kProjections]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[kProjections]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     fn(std::string_view(it->key().data(), it->key().size()),
        std::string_view(it->value().data(), it->value().size()));
@@ -1092,8 +1097,7 @@ class RocksCursor final : public Inspection::Cursor {
 };
 
 std::unique_ptr<Inspection::Cursor> RocksLedger::MerkleFrom(std::string_view from) const {
-  std::unique_ptr<rocksdb::Iterator> it(
-      db_->NewIterator(rocksdb::ReadOptions(), handles_[kMerkle]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[kMerkle]));
   it->Seek(rocksdb::Slice(from.data(), from.size()));
   return std::make_unique<RocksCursor>(std::move(it));
 }
