@@ -1,13 +1,14 @@
 #include "ledger/internal/scratch_rows.h"
 
 #include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <stdlib.h>
 
 #include <filesystem>
 
 #include "ledger/internal/rocksdb_status.h"
-#include "ledger/ledger.h"
 
 namespace fundledger::ledger::internal {
 namespace {
@@ -55,9 +56,15 @@ Result<std::unique_ptr<ScratchRows>> ScratchRows::Create() {
   options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   options.keep_log_file_num = 1;
   options.max_file_opening_threads = 1;
-  // The memtable is the part of the store in memory: bounded as a ledger's are.
-  options.write_buffer_size = kMemtableBytesMax;
-  options.db_write_buffer_size = kMemtableBytesMax;
+  // The memtables are the part of the store in memory (a full one waits for its flush beside
+  // the next): two of kScratchMemtableBytes.
+  options.write_buffer_size = kScratchMemtableBytes;
+  options.max_write_buffer_number = 2;
+  // Most reads of a new row find nothing (the fold asks before it creates): a Bloom filter
+  // answers them without reading a block of each table file.
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   rocksdb::DB* raw = nullptr;
   LEDGER_RETURN_IF_ERROR(
       FromRocks(rocksdb::DB::Open(options, db->dir, &raw), "opening the audit's scratch rows"));
@@ -78,6 +85,8 @@ Result<std::optional<std::string>> ScratchRows::ReadRow(const std::string& row_k
 }
 
 Status ScratchRows::Write(const pj::LedgerState& state, const std::set<std::string>& keys) {
+  rocksdb::WriteOptions options;
+  options.disableWAL = true;  // nothing here is to survive the process
   rocksdb::WriteBatch batch;
   for (const std::string& key : keys) {
     // Rows written are in memory (touched since the last write) or were removed by the fold:
@@ -88,9 +97,14 @@ Status ScratchRows::Write(const pj::LedgerState& state, const std::set<std::stri
     } else {
       batch.Delete(key);
     }
+    // In pieces: one batch of every row held would double them in memory (80 MB of encoded
+    // rows at 100,000 rows held, the audit's peak at 10^6 entries).
+    if (batch.GetDataSize() >= kScratchBatchBytesMax) {
+      LEDGER_RETURN_IF_ERROR(
+          FromRocks(db_->db->Write(options, &batch), "writing the audit's scratch rows"));
+      batch.Clear();
+    }
   }
-  rocksdb::WriteOptions options;
-  options.disableWAL = true;  // nothing here is to survive the process
   return FromRocks(db_->db->Write(options, &batch), "writing the audit's scratch rows");
 }
 

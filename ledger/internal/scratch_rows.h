@@ -4,6 +4,7 @@
 // not grow with the ledger; the replay then reads them back as it needs them (a RowSource).
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <optional>
 #include <set>
@@ -14,6 +15,11 @@
 #include "projections/projections.h"
 
 namespace fundledger::ledger::internal {
+
+// Bytes of encoded rows the store writes in one batch at most.
+inline constexpr size_t kScratchBatchBytesMax = size_t{1} << 20;
+// Bytes of one memtable of the store (it holds two at most).
+inline constexpr size_t kScratchMemtableBytes = size_t{8} << 20;
 
 class ScratchRows : public projections::RowSource {
  public:
