@@ -110,6 +110,29 @@ Hash Rfc9162Root(std::span<const Hash> leaves) {
   return Rfc9162Node(Rfc9162Root(leaves.first(split)), Rfc9162Root(leaves.subspan(split)));
 }
 
+void Rfc9162RootBuilder::Add(const Hash& leaf) {
+  LEDGER_CHECK(size_ < UINT64_MAX);
+  peaks_.push_back(leaf);
+  // Each trailing set bit of the old size is a perfect subtree the new leaf's completes.
+  for (uint64_t carried = size_; (carried & 1) != 0; carried >>= 1) {
+    LEDGER_CHECK(peaks_.size() >= 2);
+    Hash right = peaks_.back();
+    peaks_.pop_back();
+    peaks_.back() = Rfc9162Node(peaks_.back(), right);
+  }
+  ++size_;
+  LEDGER_CHECK(peaks_.size() == static_cast<size_t>(std::popcount(size_)));
+}
+
+Hash Rfc9162RootBuilder::Root() const {
+  if (peaks_.empty()) return Rfc9162EmptyRoot();
+  // MTH splits at the largest power of two below n: the highest peak is the left subtree of
+  // the root and the rest fold the same way, so the peaks join from the right.
+  Hash root = peaks_.back();
+  for (size_t i = peaks_.size() - 1; i-- > 0;) root = Rfc9162Node(peaks_[i], root);
+  return root;
+}
+
 KeyId KeyIdOf(const PublicKey& public_key) { return Sha256(std::span<const uint8_t>(public_key)); }
 
 namespace {

@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "events/model.h"
 #include "events/status.h"
@@ -31,6 +32,23 @@ Hash Rfc9162EmptyRoot();
 // MTH(D[n]) over leaf hashes held in memory (RFC 9162 §2.1.1, split at the largest power of two
 // below n); Rfc9162EmptyRoot() for none. Recursion depth is at most 64.
 Hash Rfc9162Root(std::span<const Hash> leaves);
+
+// The same root as Rfc9162Root over leaves given one at a time, holding only the roots of the
+// perfect subtrees completed so far (at most 64 hashes): a state hash over a million rows need
+// not hold a million leaves. Not thread safe.
+class Rfc9162RootBuilder {
+ public:
+  void Add(const Hash& leaf);
+  // Rfc9162Root of the leaves added so far (Rfc9162EmptyRoot() for none).
+  Hash Root() const;
+  uint64_t size() const { return size_; }
+
+ private:
+  // peaks_[i] is the root of a perfect subtree whose size is the i-th set bit of size_, from
+  // the highest: the right edge of the tree.
+  std::vector<Hash> peaks_;
+  uint64_t size_ = 0;
+};
 
 // The verifying contexts Ed25519Verify keeps per thread, one per key (a ledger's staff have a
 // few dozen keys); all are dropped when a new key would pass this.

@@ -18,6 +18,7 @@
 #include "ledger/inspection.h"
 #include "ledger/internal/index_names.h"
 #include "ledger/internal/parallel.h"
+#include "ledger/internal/scratch_rows.h"
 #include "ledger/internal/storage_format.h"
 
 namespace fundledger::ledger {
@@ -117,7 +118,10 @@ class ReplayTree : public MerkleNodeSource {
 // stops the replay; rule findings are appended and replay goes on.
 class Replayer {
  public:
-  Replayer(const AuditOptions& options, AuditReport* report) : options_(options), report_(report) {}
+  Replayer(const AuditOptions& options, AuditReport* report)
+      : options_(options),
+        report_(report),
+        may_spill_(!options.chain_only && !options.since_attestation) {}
 
   // False once an integrity failure was found. `verdict`: the signature checked ahead of the
   // replay (nullptr: CheckLink verifies it here).
@@ -143,6 +147,7 @@ class Replayer {
       }
       CheckTime(seq, kind, e);
       if (const auto* attested = std::get_if<ev::AuditAttested>(&e.body)) CheckAttestation(seq, *attested);
+      if (!status_.ok()) return false;
     }
     if (options_.stored != nullptr) CheckIndex(seq, kind, e);
     if (options_.chain_only) {
@@ -151,10 +156,29 @@ class Replayer {
       pj::Apply(&report_->state, pj::EntryContext{&e, s.leaf_hash});
     }
     if (options_.stored != nullptr) CheckHistory(seq, kind);
+    if (scratch_ != nullptr) {
+      unspilled_.insert(report_->state.dirty.begin(), report_->state.dirty.end());
+    }
     report_->state.dirty.clear();
     tree_.Append(s.leaf_hash);
     report_->entries = seq;
-    return true;
+    return !may_spill_ || HoldRows();
+  }
+
+  // Why the replay could not go on (the scratch store failed), else Ok. Step returns false then.
+  const Status& status() const { return status_; }
+  // After the last entry: every row the replay computed, in key order, if it moved them to its
+  // scratch store (nullptr: they are all in report->state). kIOError from the store.
+  Result<std::unique_ptr<Inspection::Cursor>> FinalRows() {
+    if (scratch_ == nullptr) return std::unique_ptr<Inspection::Cursor>();
+    LEDGER_RETURN_IF_ERROR(Spill());
+    return scratch_->Rows();
+  }
+  // The scratch store's rows once more, as FinalRows last left them. REQUIRES: FinalRows gave
+  // a cursor.
+  std::unique_ptr<Inspection::Cursor> RowsAgain() const {
+    LEDGER_CHECK(scratch_ != nullptr);
+    return scratch_->Rows();
   }
 
   const ReplayTree& tree() const { return tree_; }
@@ -197,7 +221,50 @@ class Replayer {
     // The attestation an incremental audit starts from: its state hash is checked against the
     // stored rows once the replay is done (VerifyAttestedBase), not on the rows read so far.
     if (seq == base_attestation_) return;
-    if (pj::StateHash(report_->state) != a.state_hash) finding("state hash is not that of the projections at " + std::to_string(a.tree_size));
+    Result<Hash> state_hash = StateHashNow();
+    if (!state_hash.ok()) {
+      status_ = state_hash.status();
+      return;
+    }
+    if (*state_hash != a.state_hash) finding("state hash is not that of the projections at " + std::to_string(a.tree_size));
+  }
+
+  // StateHash of the replay's state so far, all of whose rows may not be in memory.
+  Result<Hash> StateHashNow() {
+    if (scratch_ == nullptr) return pj::StateHash(report_->state);
+    LEDGER_RETURN_IF_ERROR(Spill());
+    ev::Rfc9162RootBuilder root;
+    std::unique_ptr<Inspection::Cursor> rows = scratch_->Rows();
+    for (; rows->Valid(); rows->Next()) root.Add(pj::StateLeaf(rows->key(), rows->value()));
+    LEDGER_RETURN_IF_ERROR(rows->status());
+    return root.Root();
+  }
+
+  // Keeps the rows held in memory within rows_held_max: past it, all go to the scratch store
+  // (the fold reads back those it needs). False, with status(), if the store fails.
+  bool HoldRows() {
+    const uint64_t held = report_->state.CachedRows();
+    report_->rows_held_peak = std::max<uint64_t>(report_->rows_held_peak, held);
+    if (held <= options_.rows_held_max) return true;
+    status_ = Spill();
+    return status_.ok();
+  }
+
+  // Writes the rows changed since the last spill (at the first, every row) to the scratch store
+  // and drops them from memory. REQUIRES: no entry is being folded (state.dirty empty).
+  Status Spill() {
+    LEDGER_CHECK(may_spill_);
+    if (scratch_ == nullptr) {
+      LEDGER_ASSIGN_OR_RETURN(scratch_, internal::ScratchRows::Create());
+      const std::vector<std::string> all = pj::AllRowKeys(report_->state);
+      unspilled_.insert(all.begin(), all.end());
+    }
+    LEDGER_RETURN_IF_ERROR(scratch_->Write(report_->state, unspilled_));
+    unspilled_.clear();
+    report_->state.ForgetCached();
+    report_->state.source = scratch_.get();
+    ++report_->spills;
+    return Status::Ok();
   }
 
   // Every index the entry belongs in lists it (entries hidden from history/log are caught).
@@ -231,6 +298,12 @@ class Replayer {
   uint64_t index_keys_ = 0, history_versions_ = 0, derived_findings_ = 0;
   uint64_t base_attestation_ = 0;
   std::set<std::string> touched_rows_;
+  // A full audit's rows once they passed rows_held_max, and those changed since they were last
+  // written there.
+  const bool may_spill_;
+  std::unique_ptr<internal::ScratchRows> scratch_;
+  std::set<std::string> unspilled_;
+  Status status_ = Status::Ok();
 };
 
 // Every stored Merkle node equals the replay's: proofs read these nodes, not just the root.
@@ -333,16 +406,18 @@ class MerkleComparer {
 
 // The stored projection rows against the replay's, merged in key order as they are read: a
 // row missing, differing or not produced by the replay is named, and no row is held twice.
-void CompareRows(const Ledger& stored, AuditReport* report) {
-  Status merged = MergeRows(
-      stored.inspection(), report->state, [report](std::string_view key, RowDifference difference) {
+// `replayed`: the replay's rows when they are not all in report->state (nullptr: they are).
+void CompareRows(const Ledger& stored, Inspection::Cursor* replayed, AuditReport* report) {
+  auto name = [report](std::string_view key, RowDifference difference) {
         const char* how = difference == RowDifference::kMissing ? " is missing"
                           : difference == RowDifference::kDiffers
                               ? " differs from the replay"
                               : " is not produced by the replay";
         report->findings.push_back(Integrity(0, "", "integrity.projection",
                                              "projection row " + std::string(key) + how));
-      });
+  };
+  Status merged = replayed != nullptr ? MergeRows(stored.inspection(), replayed, name)
+                                      : MergeRows(stored.inspection(), report->state, name);
   if (!merged.ok())
     report->findings.push_back(Integrity(0, "", "integrity.projection", merged.message()));
 }
@@ -350,14 +425,14 @@ void CompareRows(const Ledger& stored, AuditReport* report) {
 // A full audit's comparisons: the entry count, every projection row and Merkle node, records
 // nothing accounts for and the derived records' counts, each a read of the whole store.
 void CompareStored(const Ledger& stored, const Replayer& replayer, MerkleComparer* merkle,
-                   AuditReport* report) {
+                   Inspection::Cursor* replayed, AuditReport* report) {
   const ReplayTree& tree = replayer.tree();
   auto count = stored.inspection().CountStoredEntries();
   if (count.ok() && *count != report->entries) {
     report->findings.push_back(Integrity(0, "", "integrity.count", "the ledger stores " + std::to_string(*count) +
                                                                      " entries but its head is entry " + std::to_string(report->entries)));
   }
-  CompareRows(stored, report);
+  CompareRows(stored, replayed, report);
   merkle->Finish(tree.size(), report);
   auto unaccounted = stored.inspection().UnaccountedRecords();
   if (!unaccounted.ok()) {
@@ -814,6 +889,26 @@ std::optional<uint64_t> CheckpointSize(std::string_view note) {
   return checkpoint->size;
 }
 
+// The state hash and row counts of a replay whose rows are in its scratch store, in one pass
+// over them; the measure-years, which the audit's summary lists, are loaded into the report's
+// state. kIOError from the store, kCorruption if a row it wrote does not load.
+Status SummariseSpilled(Inspection::Cursor* rows, AuditReport* report) {
+  ev::Rfc9162RootBuilder root;
+  for (; rows->Valid(); rows->Next()) {
+    const std::string_view key = rows->key();
+    root.Add(pj::StateLeaf(key, rows->value()));
+    const std::string kind(key.substr(0, key.find('/')));
+    ++report->row_counts[kind];
+    if (kind == "my") {
+      LEDGER_RETURN_IF_ERROR(
+          pj::LoadRow(&report->state, std::string(key), std::string(rows->value())));
+    }
+  }
+  LEDGER_RETURN_IF_ERROR(rows->status());
+  report->state_hash = root.Root();
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options) {
@@ -873,6 +968,7 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
       if (options.progress) options.progress(done);
     }
   }
+  LEDGER_RETURN_IF_ERROR(replayer.status());  // the scratch store failed: no audit
   LEDGER_RETURN_IF_ERROR(report.state.ReadStatus());  // a decision on an unread row is unsound
   bool chain_intact = report.IntegrityOk();
   if (rows != nullptr && !chain_intact) {
@@ -886,8 +982,14 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
   if (chain_intact && rows != nullptr) {
     LEDGER_RETURN_IF_ERROR(
         CompareSinceAttestation(*options.stored, replayer, &*merkle, *rows, base, &report));
-  } else if (chain_intact && options.stored != nullptr) {
-    CompareStored(*options.stored, replayer, &*merkle, &report);
+  }
+  // A full audit's rows, if the replay moved them to its scratch store.
+  std::unique_ptr<Inspection::Cursor> spilled;
+  if (rows == nullptr && !options.chain_only) {
+    LEDGER_ASSIGN_OR_RETURN(spilled, replayer.FinalRows());
+  }
+  if (chain_intact && rows == nullptr && options.stored != nullptr) {
+    CompareStored(*options.stored, replayer, &*merkle, spilled.get(), &report);
   }
   if (chain_intact) {
     const ReplayTree& tree = replayer.tree();
@@ -902,9 +1004,13 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
   report.root = replayer.tree().Root();
   if (options.chain_only) {
     report.state_hash = Hash{};  // only the head and the keys were folded: no state to hash
+  } else if (rows == nullptr && spilled != nullptr) {
+    spilled = replayer.RowsAgain();  // from the first row
+    LEDGER_RETURN_IF_ERROR(SummariseSpilled(spilled.get(), &report));
   } else if (rows == nullptr) {
     report.state_hash = pj::StateHash(report.state);
-    for (const std::string& key : pj::AllRowKeys(report.state)) {
+    for (pj::RowWalk walk(report.state); walk.Valid(); walk.Next()) {
+      const std::string& key = walk.key();
       ++report.row_counts[key.substr(0, key.find('/'))];
     }
   } else if (!chain_intact) {

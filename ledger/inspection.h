@@ -79,11 +79,15 @@ class Inspection {
 
 // A stored projection row unlike the replay's: not stored, stored otherwise, not replayed.
 enum class RowDifference { kMissing, kDiffers, kNotReplayed };
-// Merges the rows of `replayed` (projections::AllRowKeys, sorted) with the stored ones
+// Merges the rows of `replayed` (walked in key order, projections::RowWalk) with the stored ones
 // (Inspection::ScanRows) in one pass, calling `fn` in key order for each row not stored as the
 // replay encodes it. Audit names these rows and rebuild rewrites them, neither holding the
 // stored rows. kIOError from the scan.
 Status MergeRows(const Inspection& stored, const projections::LedgerState& replayed,
+                 const std::function<void(std::string_view key, RowDifference)>& fn);
+// The same with the replay's rows read from `replayed`, a cursor over them in key order (a full
+// audit's scratch store), not from a state in memory. kIOError from either.
+Status MergeRows(const Inspection& stored, Inspection::Cursor* replayed,
                  const std::function<void(std::string_view key, RowDifference)>& fn);
 
 }  // namespace fundledger::ledger

@@ -56,6 +56,15 @@ std::string CheckpointMetaKey(uint64_t tree_size) {
   return std::string(internal::kMetaCheckpointPrefix) + internal::SeqKey(tree_size);
 }
 
+// Reads of a whole family or a long run of it, each block once (the replay's entries and Merkle
+// levels, audit's scans and counts): they leave the block cache to the point reads it serves.
+// Filling it, they held up to its kBlockCacheBytes for blocks none of them reads again.
+rocksdb::ReadOptions OnePassReadOptions() {
+  rocksdb::ReadOptions options;
+  options.fill_cache = false;
+  return options;
+}
+
 rocksdb::Slice AsSlice(std::span<const uint8_t> bytes) {
   return rocksdb::Slice(reinterpret_cast<const char*>(bytes.data()), bytes.size());
 }
@@ -64,14 +73,6 @@ std::string FormatValue() {
   std::string value(4, '\0');
   for (size_t i = 0; i < 4; ++i) value[i] = static_cast<char>((kStorageFormat >> (8 * i)) & 0xff);
   return value;
-}
-
-// Reads of a whole family or a long range (audit, verify, export, import's source, counts):
-// their blocks are read once, so they do not fill the block cache the point reads share.
-rocksdb::ReadOptions ScanOptions() {
-  rocksdb::ReadOptions options;
-  options.fill_cache = false;
-  return options;
 }
 
 class RocksLedger;
@@ -255,7 +256,7 @@ class RocksLedger : public Ledger, public Inspection {
     std::array<uint64_t, 3> counts{};
     const Cf families[3] = {kIndex, kHistory, kMerkle};
     for (size_t i = 0; i < 3; ++i) {
-      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[families[i]]));
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(OnePassReadOptions(), handles_[families[i]]));
       for (it->SeekToFirst(); it->Valid(); it->Next()) ++counts[i];
       LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "counting derived records"));
     }
@@ -661,7 +662,7 @@ Result<ev::PublicKey> RocksLedger::RegisteredKey(const ev::KeyId& signer, uint64
 
 Result<uint64_t> RocksLedger::CountStoredEntries() const {
   uint64_t count = 0;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[kEntries]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(OnePassReadOptions(), handles_[kEntries]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
   LEDGER_RETURN_IF_ERROR(FromRocks(it->status(), "scanning entries"));
   return count;
@@ -693,7 +694,8 @@ Status RocksLedger::StoreCheckpoint(uint64_t tree_size, const std::string& note)
 Result<std::vector<std::pair<std::string, std::string>>> RocksLedger::UnaccountedRecords() const {
   std::vector<std::pair<std::string, std::string>> out;
   for (size_t i = 0; i < unknown_families_.size(); ++i) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[kCfCount + i]));
+    std::unique_ptr<rocksdb::Iterator> it(
+        db_->NewIterator(OnePassReadOptions(), handles_[kCfCount + i]));
     uint64_t count = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) ++count;
     LEDGER_RETURN_IF_ERROR(
@@ -705,7 +707,7 @@ Result<std::vector<std::pair<std::string, std::string>>> RocksLedger::Unaccounte
   // Families whose every key has one fixed form; anything else was put there from outside.
   auto scan = [&](Cf cf, const char* name,
                   const std::function<bool(const rocksdb::Slice&)>& accounted) -> Status {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[cf]));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(OnePassReadOptions(), handles_[cf]));
     uint64_t stray = 0;
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       if (accounted(it->key())) continue;
@@ -947,21 +949,51 @@ Result<size_t> Ledger::AppendSignedPrefix(std::span<const StoredEntry> entries, 
 Inspection::~Inspection() = default;
 Inspection::Cursor::~Cursor() = default;
 
+namespace {
+
+// The rows of a state in memory as a cursor, each encoded as it is reached: walked, not listed,
+// since a list of a million row keys was the audit's peak.
+class WalkCursor final : public Inspection::Cursor {
+ public:
+  explicit WalkCursor(const pj::LedgerState& state) : walk_(state) { Encode(); }
+  bool Valid() const override { return walk_.Valid(); }
+  std::string_view key() const override { return walk_.key(); }
+  std::string_view value() const override { return value_; }
+  void Next() override {
+    walk_.Next();
+    Encode();
+  }
+  Status status() const override { return Status::Ok(); }
+
+ private:
+  void Encode() { value_ = walk_.Valid() ? walk_.value() : std::string(); }
+  pj::RowWalk walk_;
+  std::string value_;
+};
+
+}  // namespace
+
 Status MergeRows(const Inspection& stored, const pj::LedgerState& replayed,
                  const std::function<void(std::string_view key, RowDifference)>& fn) {
-  const std::vector<std::string> keys = pj::AllRowKeys(replayed);  // sorted
-  size_t next = 0;
+  WalkCursor walk(replayed);
+  return MergeRows(stored, &walk, fn);
+}
+
+Status MergeRows(const Inspection& stored, Inspection::Cursor* replayed,
+                 const std::function<void(std::string_view key, RowDifference)>& fn) {
+  LEDGER_CHECK(replayed != nullptr);
   LEDGER_RETURN_IF_ERROR(stored.ScanRows([&](std::string_view key, std::string_view value) {
-    for (; next < keys.size() && keys[next] < key; ++next) fn(keys[next], RowDifference::kMissing);
-    if (next < keys.size() && keys[next] == key) {
-      if (pj::EncodeRow(replayed, keys[next]) != value) fn(key, RowDifference::kDiffers);
-      ++next;
+    for (; replayed->Valid() && replayed->key() < key; replayed->Next())
+      fn(replayed->key(), RowDifference::kMissing);
+    if (replayed->Valid() && replayed->key() == key) {
+      if (replayed->value() != value) fn(key, RowDifference::kDiffers);
+      replayed->Next();
     } else {
       fn(key, RowDifference::kNotReplayed);
     }
   }));
-  for (; next < keys.size(); ++next) fn(keys[next], RowDifference::kMissing);
-  return Status::Ok();
+  for (; replayed->Valid(); replayed->Next()) fn(replayed->key(), RowDifference::kMissing);
+  return replayed->status();
 }
 
 std::string Ledger::Origin() const { return "fundledger/" + ev::Hex(state_.info.ledger_id); }
@@ -1025,7 +1057,7 @@ void RocksLedger::ReadRawRange(uint64_t first, size_t count,
   LEDGER_CHECK(out != nullptr);
   out->clear();
   out->reserve(count);
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[kEntries]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(OnePassReadOptions(), handles_[kEntries]));
   it->Seek(SeqKey(first));
   for (uint64_t seq = first; seq < first + count; ++seq) {
     const std::string want = SeqKey(seq);
@@ -1050,7 +1082,8 @@ void RocksLedger::ReadRawRange(uint64_t first, size_t count,
 
 Status RocksLedger::ScanRows(
     const std::function<void(std::string_view key, std::string_view value)>& fn) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[kProjections]));
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(OnePassReadOptions(), handles_[kProjections]));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     fn(std::string_view(it->key().data(), it->key().size()),
        std::string_view(it->value().data(), it->value().size()));
@@ -1097,7 +1130,7 @@ class RocksCursor final : public Inspection::Cursor {
 };
 
 std::unique_ptr<Inspection::Cursor> RocksLedger::MerkleFrom(std::string_view from) const {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ScanOptions(), handles_[kMerkle]));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(OnePassReadOptions(), handles_[kMerkle]));
   it->Seek(rocksdb::Slice(from.data(), from.size()));
   return std::make_unique<RocksCursor>(std::move(it));
 }

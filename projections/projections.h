@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -326,6 +327,33 @@ Status LoadRow(LedgerState* state, const std::string& row_key, const std::string
 void EraseRow(LedgerState* state, const std::string& row_key);
 // Every row key of `state`, sorted (of a backed state: those in memory).
 std::vector<std::string> AllRowKeys(const LedgerState& state);
+
+class RowCursor;  // one kind's rows (state.cc)
+
+// The rows of `state` in key order (AllRowKeys' order), one at a time: each value is encoded
+// when asked for and nothing is copied ahead, so a walk over a ledger's million rows holds no
+// second copy of their keys or values (StateHash; audit's and rebuild's comparison with the
+// stored rows). Of a backed state, the rows in memory. The state must not change while a walk
+// over it is in use. Not thread safe.
+class RowWalk {
+ public:
+  explicit RowWalk(const LedgerState& state);
+  ~RowWalk();
+  RowWalk(const RowWalk&) = delete;
+  RowWalk& operator=(const RowWalk&) = delete;
+  bool Valid() const { return current_ != nullptr; }
+  // The current row's key. REQUIRES: Valid(); the reference lasts until Next().
+  const std::string& key() const;
+  // The current row's encoding, as EncodeRow gives it. REQUIRES: Valid().
+  std::string value() const;
+  // REQUIRES: Valid().
+  void Next();
+
+ private:
+  void Pick();
+  std::vector<std::unique_ptr<RowCursor>> cursors_;
+  RowCursor* current_ = nullptr;  // the cursor on the smallest key; nullptr at the end
+};
 // Root over all rows (RFC 9162 tree over SHA-256(0x00 || len key || key || value), rows sorted
 // by key): equal states give equal hashes, and a row can later be proven (DESIGN.md §8).
 Hash StateHash(const LedgerState& state);

@@ -3,6 +3,7 @@
 #include <array>
 #include <climits>
 #include <cstdio>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <span>
 
@@ -457,6 +458,21 @@ IdempotencyRecord IdempotencyFrom(const json& j) {
 
 // ---- The row codec: one entry per kind of row ----
 
+}  // namespace
+
+// A forward walk over the rows of one kind (RowWalk merges one per kind).
+class RowCursor {
+ public:
+  virtual ~RowCursor() = default;
+  // The current row's key; nullptr past the last.
+  virtual const std::string* key() const = 0;
+  // REQUIRES: key() != nullptr.
+  virtual json Encode() const = 0;
+  virtual void Next() = 0;
+};
+
+namespace {
+
 // One kind of projection row: the keys it owns, where its rows live in LedgerState, and their
 // persisted JSON form. Adding a projection is one entry in RowKinds().
 class RowKind {
@@ -473,6 +489,8 @@ class RowKind {
   virtual void Erase(LedgerState* s, const std::string& key) const = 0;
   virtual void AddKeys(const LedgerState& s, std::vector<std::string>* out) const = 0;
   virtual size_t Count(const LedgerState& s) const = 0;
+  // The rows of this kind in `s`, in key order.
+  virtual std::unique_ptr<RowCursor> Walk(const LedgerState& s) const = 0;
 };
 
 // Rows kept in one map of LedgerState, keyed by row key under `prefix`.
@@ -507,8 +525,24 @@ class MapRows : public RowKind {
     for (const auto& [key, row] : s.*map_) out->push_back(key);
   }
   size_t Count(const LedgerState& s) const override { return (s.*map_).size(); }
+  std::unique_ptr<RowCursor> Walk(const LedgerState& s) const override {
+    return std::make_unique<Cursor>(s.*map_, encode_);
+  }
 
  private:
+  class Cursor : public RowCursor {
+   public:
+    Cursor(const Map& map, json (*encode)(const T&))
+        : it_(map.begin()), end_(map.end()), encode_(encode) {}
+    const std::string* key() const override { return it_ == end_ ? nullptr : &it_->first; }
+    json Encode() const override { return encode_(it_->second); }
+    void Next() override { ++it_; }
+
+   private:
+    typename Map::const_iterator it_, end_;
+    json (*encode_)(const T&);
+  };
+
   std::string_view prefix_;
   Map LedgerState::*map_;
   json (*encode_)(const T&);
@@ -540,6 +574,24 @@ class HeadRow : public RowKind {
     out->push_back("head");
   }
   size_t Count(const LedgerState&) const override { return 1; }
+  std::unique_ptr<RowCursor> Walk(const LedgerState& s) const override {
+    return std::make_unique<Cursor>(*this, s);
+  }
+
+ private:
+  class Cursor : public RowCursor {
+   public:
+    Cursor(const HeadRow& kind, const LedgerState& s) : kind_(kind), s_(s) {}
+    const std::string* key() const override { return done_ ? nullptr : &key_; }
+    json Encode() const override { return *kind_.Encode(s_, key_); }
+    void Next() override { done_ = true; }
+
+   private:
+    const HeadRow& kind_;
+    const LedgerState& s_;
+    const std::string key_ = "head";
+    bool done_ = false;
+  };
 };
 
 const std::vector<const RowKind*>& RowKinds() {
@@ -786,11 +838,45 @@ Hash StateLeaf(std::string_view row_key, std::string_view value) {
   return ev::Rfc9162Leaf({length, AsBytes(row_key), AsBytes(value)});
 }
 
+RowWalk::RowWalk(const LedgerState& state) {
+  for (const RowKind* kind : RowKinds()) cursors_.push_back(kind->Walk(state));
+  Pick();
+}
+
+RowWalk::~RowWalk() = default;
+
+const std::string& RowWalk::key() const {
+  LEDGER_CHECK(Valid());
+  return *current_->key();
+}
+
+std::string RowWalk::value() const {
+  LEDGER_CHECK(Valid());
+  return current_->Encode().dump();
+}
+
+void RowWalk::Next() {
+  LEDGER_CHECK(Valid());
+  current_->Next();
+  Pick();
+}
+
+void RowWalk::Pick() {
+  current_ = nullptr;
+  for (const std::unique_ptr<RowCursor>& cursor : cursors_) {
+    const std::string* key = cursor->key();
+    if (key == nullptr) continue;
+    // Kinds own disjoint keys, so no two cursors stand on the same key.
+    LEDGER_CHECK(current_ == nullptr || *key != *current_->key());
+    if (current_ == nullptr || *key < *current_->key()) current_ = cursor.get();
+  }
+}
+
 Hash StateHash(const LedgerState& state) {
-  std::vector<Hash> leaves;
-  for (const std::string& key : AllRowKeys(state))
-    leaves.push_back(StateLeaf(key, *EncodeRow(state, key)));
-  return ev::Rfc9162Root(leaves);
+  ev::Rfc9162RootBuilder root;
+  for (RowWalk rows(state); rows.Valid(); rows.Next())
+    root.Add(StateLeaf(rows.key(), rows.value()));
+  return root.Root();
 }
 
 }  // namespace fundledger::projections

@@ -141,5 +141,19 @@ TEST(EdgeTest, EncryptedPrivateKeyIsRefusedAsEncryptedWithoutAPrompt) {
   EXPECT_TRUE(PrivateKey::FromPem(std::string(data, static_cast<size_t>(size))).ok());
 }
 
+// The streaming root is the in-memory root for every size up to past several powers of two,
+// so a state hash computed row by row is the one computed over a vector of leaves.
+TEST(EdgeTest, Rfc9162RootBuilderGivesTheRootOfTheLeavesInMemory) {
+  std::vector<Hash> leaves;
+  Rfc9162RootBuilder builder;
+  EXPECT_EQ(builder.Root(), Rfc9162EmptyRoot());
+  for (int i = 0; i < 70; ++i) {
+    leaves.push_back(Sha256(std::to_string(i)));
+    builder.Add(leaves.back());
+    ASSERT_EQ(builder.size(), leaves.size());
+    EXPECT_EQ(builder.Root(), Rfc9162Root(leaves)) << "size " << leaves.size();
+  }
+}
+
 }  // namespace
 }  // namespace fundledger::events

@@ -294,5 +294,37 @@ TEST_F(IncrementalAuditTest, LedgerWithoutAnAttestationIsRefused) {
   ledger_.reset();
 }
 
+// A full audit that may hold only a few rows moves them to its scratch store as it goes and
+// reads them back as it needs them: every check is made on the same rows, so the report is the
+// one of an audit that holds them all, attestation's state hash included, while the rows it held
+// stay within the bound (past it by no more than one entry reads or changes).
+TEST_F(IncrementalAuditTest, FullAuditHoldingFewRowsGivesTheReportOfOneHoldingAll) {
+  Result<AuditReport> whole = AuditOf(false);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  EXPECT_EQ(whole->spills, 0u);
+  EXPECT_GT(whole->rows_held_peak, 20u);
+  for (size_t held_max : {size_t{0}, size_t{3}, size_t{12}}) {
+    SCOPED_TRACE("rows_held_max " + std::to_string(held_max));
+    AuditOptions options;
+    options.stored = ledger_.get();
+    options.rows_held_max = held_max;
+    Result<AuditReport> bounded = Audit(LedgerEntrySource(ledger_.get()), options);
+    ASSERT_TRUE(bounded.ok()) << bounded.status().ToString();
+    EXPECT_TRUE(bounded->IntegrityOk() && bounded->RulesOk()) << bounded->FindingsText();
+    EXPECT_EQ(bounded->FindingsText(), whole->FindingsText());
+    EXPECT_EQ(bounded->state_hash, whole->state_hash);
+    EXPECT_EQ(bounded->root, whole->root);
+    EXPECT_EQ(bounded->row_counts, whole->row_counts);
+    EXPECT_EQ(bounded->checkpoints_checked, whole->checkpoints_checked);
+    ASSERT_EQ(bounded->state.measure_years.size(), whole->state.measure_years.size());
+    for (const auto& [key, my] : whole->state.measure_years) {
+      ASSERT_TRUE(bounded->state.measure_years.count(key)) << key;
+      EXPECT_EQ(bounded->state.measure_years.at(key).totals, my.totals) << key;
+    }
+    EXPECT_GT(bounded->spills, 0u);
+    EXPECT_LE(bounded->rows_held_peak, held_max + 12);
+  }
+}
+
 }  // namespace
 }  // namespace fundledger::ledger
