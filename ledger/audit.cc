@@ -409,12 +409,11 @@ class MerkleComparer {
 // `replayed`: the replay's rows when they are not all in report->state (nullptr: they are).
 void CompareRows(const Ledger& stored, Inspection::Cursor* replayed, AuditReport* report) {
   auto name = [report](std::string_view key, RowDifference difference) {
-        const char* how = difference == RowDifference::kMissing ? " is missing"
-                          : difference == RowDifference::kDiffers
-                              ? " differs from the replay"
-                              : " is not produced by the replay";
-        report->findings.push_back(Integrity(0, "", "integrity.projection",
-                                             "projection row " + std::string(key) + how));
+    const char* how = difference == RowDifference::kMissing   ? " is missing"
+                      : difference == RowDifference::kDiffers ? " differs from the replay"
+                                                              : " is not produced by the replay";
+    report->findings.push_back(Integrity(0, "", "integrity.projection",
+                                         "projection row " + std::string(key) + how));
   };
   Status merged = replayed != nullptr ? MergeRows(stored.inspection(), replayed, name)
                                       : MergeRows(stored.inspection(), report->state, name);
