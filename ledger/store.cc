@@ -564,7 +564,10 @@ Result<size_t> RocksLedger::AppendSignedPrefix(std::span<const StoredEntry> entr
 
 Result<Bytes> RocksLedger::ReadRaw(uint64_t seq) const {
   std::string value;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kEntries], SeqKey(seq), &value);
+  // Entries are read one after the other (export) or a few at a time (log, show, a signer's
+  // registration): a block read again is cheap beside the signature each Read checks, and
+  // caching them filled the shared cache in an export for nothing.
+  rocksdb::Status s = db_->Get(OnePassReadOptions(), handles_[kEntries], SeqKey(seq), &value);
   if (s.IsNotFound()) return Status::NotFound("entry " + std::to_string(seq) + " does not exist");
   LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading entry " + std::to_string(seq)));
   return Bytes(value.begin(), value.end());
