@@ -1,5 +1,6 @@
 #include "ledger/audit.h"
 
+#include <algorithm>
 #include <array>
 #include <condition_variable>
 #include <deque>
@@ -268,27 +269,75 @@ class Replayer {
   }
 
   // Every index the entry belongs in lists it (entries hidden from history/log are caught).
+  // Checked in CheckDerived, with the other entries of its window.
   void CheckIndex(uint64_t seq, const std::string& kind, const ev::Entry& e) {
-    for (const std::string& index : internal::IndexNames(report_->state, e)) {
+    for (std::string& index : internal::IndexNames(report_->state, e)) {
       ++index_keys_;
-      auto has = options_.stored->inspection().HasIndexKey(index, seq);
-      if (!has.ok() || !*has) Derived(seq, kind, "integrity.index", "index " + index + " does not list entry " + std::to_string(seq));
+      index_at_.push_back(Inspection::NameAt{std::move(index), seq});
     }
+    NoteKind(seq, kind);
   }
 
   // Every row the entry changed has its version at this seq, as the replay computes it (so
-  // as-of answers cannot be forged).
+  // as-of answers cannot be forged). Checked in CheckDerived.
   void CheckHistory(uint64_t seq, const std::string& kind) {
     if (options_.since_attestation)
       touched_rows_.insert(report_->state.dirty.begin(), report_->state.dirty.end());
     for (const std::string& row : report_->state.dirty) {
       ++history_versions_;
-      std::string expected = pj::EncodeRow(report_->state, row).value_or("");
-      auto stored = options_.stored->inspection().HistoryVersion(row, seq);
-      if (!stored.ok() || !stored->has_value() || **stored != expected) {
-        Derived(seq, kind, "integrity.history", "row history of " + row + " at entry " + std::to_string(seq) + " differs from the replay");
+      history_at_.push_back(Inspection::NameAt{row, seq});
+      history_expected_.push_back(pj::EncodeRow(report_->state, row).value_or(""));
+    }
+    NoteKind(seq, kind);
+  }
+
+ public:
+  // The index and history checks of the entries stepped since the last call, read in one
+  // sweep of each family rather than a seek per record. Their findings are appended in seq
+  // order, after the rule findings of the same entries (Audit orders the report by seq).
+  void CheckDerived() {
+    if (options_.stored == nullptr) return;
+    std::vector<bool> listed;
+    std::vector<std::optional<std::string>> versions;
+    const Status index_read = options_.stored->inspection().IndexListed(index_at_, &listed);
+    const Status history_read =
+        options_.stored->inspection().HistoryVersions(history_at_, &versions);
+    // In seq order, an entry's index checks before its history's, as each entry was stepped.
+    size_t i = 0, h = 0;
+    while (i < index_at_.size() || h < history_at_.size()) {
+      const bool index_next = h == history_at_.size() ||
+                              (i < index_at_.size() && index_at_[i].seq <= history_at_[h].seq);
+      if (index_next) {
+        const Inspection::NameAt& at = index_at_[i];
+        if (!index_read.ok() || !listed[i])
+          Derived(at.seq, KindOf(at.seq), "integrity.index",
+                  "index " + at.name + " does not list entry " + std::to_string(at.seq));
+        ++i;
+      } else {
+        const Inspection::NameAt& at = history_at_[h];
+        if (!history_read.ok() || !versions[h] || *versions[h] != history_expected_[h])
+          Derived(at.seq, KindOf(at.seq), "integrity.history",
+                  "row history of " + at.name + " at entry " + std::to_string(at.seq) +
+                      " differs from the replay");
+        ++h;
       }
     }
+    index_at_.clear();
+    history_at_.clear();
+    history_expected_.clear();
+    kinds_.clear();
+  }
+
+ private:
+  // The kind of each entry with checks waiting for CheckDerived, named in its findings.
+  void NoteKind(uint64_t seq, const std::string& kind) {
+    if (kinds_.empty() || kinds_.back().first != seq) kinds_.emplace_back(seq, kind);
+  }
+  const std::string& KindOf(uint64_t seq) const {
+    auto it = std::lower_bound(kinds_.begin(), kinds_.end(), seq,
+                               [](const auto& known, uint64_t s) { return known.first < s; });
+    LEDGER_CHECK(it != kinds_.end() && it->first == seq);
+    return it->second;
   }
 
   static constexpr uint64_t kDerivedFindingsMax = 100;
@@ -303,6 +352,11 @@ class Replayer {
   const bool may_spill_;
   std::unique_ptr<internal::ScratchRows> scratch_;
   std::set<std::string> unspilled_;
+  // Checks waiting for CheckDerived: index and history records to look up (in seq order), the
+  // history versions the replay computed, and the kinds of their entries.
+  std::vector<Inspection::NameAt> index_at_, history_at_;
+  std::vector<std::string> history_expected_;
+  std::vector<std::pair<uint64_t, std::string>> kinds_;
   Status status_ = Status::Ok();
 };
 
@@ -963,11 +1017,16 @@ Result<AuditReport> Audit(const EntrySource& source, const AuditOptions& options
         const auto& verdict = w->verdicts[i];
         intact = replayer.Step(w->first + i, w->entries[i], verdict ? &*verdict : nullptr);
       }
+      replayer.CheckDerived();
       const uint64_t done = w->first + w->entries.size() - 1;
       if (options.progress) options.progress(done);
     }
   }
   LEDGER_RETURN_IF_ERROR(replayer.status());  // the scratch store failed: no audit
+  // Every finding so far is of the replay; CheckDerived added each window's derived findings
+  // after the window's rule findings.
+  std::stable_sort(report.findings.begin(), report.findings.end(),
+                   [](const Finding& a, const Finding& b) { return a.seq < b.seq; });
   LEDGER_RETURN_IF_ERROR(report.state.ReadStatus());  // a decision on an unread row is unsound
   bool chain_intact = report.IntegrityOk();
   if (rows != nullptr && !chain_intact) {

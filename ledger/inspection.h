@@ -41,12 +41,19 @@ class Inspection {
   virtual Result<std::optional<std::string>> RowAsOf(const std::string& row_key,
                                                      uint64_t seq) const = 0;
 
-  // What the append path derived and stored beside the entries: the stored version of row
-  // `row_key` at `seq` (nullopt if none; an empty string is a removal), whether index `index`
-  // lists `seq`, and the number of index, history and Merkle records stored.
-  virtual Result<std::optional<std::string>> HistoryVersion(const std::string& row_key,
-                                                            uint64_t seq) const = 0;
-  virtual Result<bool> HasIndexKey(const std::string& index, uint64_t seq) const = 0;
+  // What the append path derived and stored beside the entries, looked up in batches: the
+  // stored version of each (row key, seq) of `at` (nullopt if none; an empty string is a
+  // removal), and whether each (index, seq) is listed. (*out)[i] answers at[i]. A batch is read
+  // in key order through one iterator, so a run of one row's or one index's seqs costs a seek
+  // and a step per record, not a seek each. kIOError if unreadable. And the number of index,
+  // history and Merkle records stored.
+  struct NameAt {
+    std::string name;  // a row key, or an index ("recipient/<uscc>", "kind/<Kind>", ...)
+    uint64_t seq = 0;
+  };
+  virtual Status HistoryVersions(const std::vector<NameAt>& at,
+                                 std::vector<std::optional<std::string>>* out) const = 0;
+  virtual Status IndexListed(const std::vector<NameAt>& at, std::vector<bool>* out) const = 0;
   virtual Result<std::array<uint64_t, 3>> CountDerived() const = 0;
 
   // Records no entry and no checkpoint accounts for, as (finding code, one line): column

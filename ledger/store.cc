@@ -238,19 +238,22 @@ class RocksLedger : public Ledger, public Inspection {
     LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading projection row " + row_key));
     return std::optional<std::string>(std::move(value));
   }
-  Result<std::optional<std::string>> HistoryVersion(const std::string& row_key, uint64_t seq) const override {
-    std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kHistory], internal::HistoryKey(row_key, seq), &value);
-    if (s.IsNotFound()) return std::optional<std::string>();
-    LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading row history"));
-    return std::optional<std::string>(std::move(value));
+  Status HistoryVersions(const std::vector<NameAt>& at,
+                         std::vector<std::optional<std::string>>* out) const override {
+    out->assign(at.size(), std::nullopt);
+    std::vector<std::string> keys;
+    keys.reserve(at.size());
+    for (const NameAt& a : at) keys.push_back(internal::HistoryKey(a.name, a.seq));
+    return Sweep(kHistory, keys, "reading row history",
+                 [out](size_t i, const rocksdb::Slice& value) { (*out)[i] = value.ToString(); });
   }
-  Result<bool> HasIndexKey(const std::string& index, uint64_t seq) const override {
-    std::string value;
-    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[kIndex], index + "/" + SeqKey(seq), &value);
-    if (s.IsNotFound()) return false;
-    LEDGER_RETURN_IF_ERROR(FromRocks(s, "reading the index"));
-    return true;
+  Status IndexListed(const std::vector<NameAt>& at, std::vector<bool>* out) const override {
+    out->assign(at.size(), false);
+    std::vector<std::string> keys;
+    keys.reserve(at.size());
+    for (const NameAt& a : at) keys.push_back(a.name + "/" + SeqKey(a.seq));
+    return Sweep(kIndex, keys, "reading the index",
+                 [out](size_t i, const rocksdb::Slice&) { (*out)[i] = true; });
   }
   Result<std::array<uint64_t, 3>> CountDerived() const override {
     std::array<uint64_t, 3> counts{};
@@ -262,6 +265,40 @@ class RocksLedger : public Ledger, public Inspection {
     }
     return counts;
   }
+
+  // Calls `found` with (i, value) for each of `keys` stored in `cf`, visiting them in key order
+  // through one iterator: from one key to the next it first steps up to kSweepStepsMax records,
+  // which finds the next of a run of adjacent keys (one row's versions, one index's seqs)
+  // without a seek, and seeks otherwise. kIOError (`what`) if the family cannot be read.
+  Status Sweep(Cf cf, const std::vector<std::string>& keys, const char* what,
+               const std::function<void(size_t, const rocksdb::Slice&)>& found) const {
+    std::vector<size_t> order(keys.size());
+    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::sort(order.begin(), order.end(),
+              [&keys](size_t a, size_t b) { return keys[a] < keys[b]; });
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handles_[cf]));
+    bool positioned = false;
+    for (size_t i : order) {
+      const rocksdb::Slice want(keys[i]);
+      // The iterator is at the first record at or past the previous key, which is at most
+      // `want`: stepping cannot pass `want` unseen, and a record already past it (or the
+      // family's end) means `want` is not stored.
+      for (int steps = 0; positioned && it->Valid() && it->key().compare(want) < 0; ++steps) {
+        if (steps == kSweepStepsMax)
+          positioned = false;
+        else
+          it->Next();
+      }
+      if (!it->status().ok()) break;
+      if (!positioned) {
+        it->Seek(want);
+        positioned = true;
+      }
+      if (it->Valid() && it->key() == want) found(i, it->value());
+    }
+    return FromRocks(it->status(), what);
+  }
+  static constexpr int kSweepStepsMax = 2;
 
   Result<Hash> GetNode(uint32_t level, uint64_t index) const {
     std::string value;

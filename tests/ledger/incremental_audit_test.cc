@@ -237,9 +237,10 @@ TEST_F(IncrementalAuditTest, RowVersionBeforeTheAttestationThatTheNewEntriesRead
   const std::string row = projections::RowKeyMeasureYear("2", 2025);
   uint64_t version = 0;  // the row's last version before the attestation
   for (uint64_t seq = attestation_ - 1; seq > 0 && version == 0; --seq) {
-    auto stored = ledger_->inspection().HistoryVersion(row, seq);
-    ASSERT_TRUE(stored.ok()) << stored.status().ToString();
-    if (stored->has_value()) version = seq;
+    std::vector<std::optional<std::string>> stored;
+    Status read = ledger_->inspection().HistoryVersions({{row, seq}}, &stored);
+    ASSERT_TRUE(read.ok()) << read.ToString();
+    if (stored[0].has_value()) version = seq;
   }
   ASSERT_NE(version, 0u);
   // A space before the JSON: the same row when decoded, other bytes under the state hash.

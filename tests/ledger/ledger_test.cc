@@ -14,12 +14,14 @@
 #include <rocksdb/options.h>
 #include <rocksdb/table_properties.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,7 @@
 #include "events/crypto.h"
 #include "events/text.h"
 #include "ledger/audit.h"
+#include "ledger/inspection.h"
 #include "ledger/internal/storage_format.h"
 #include "tests/testutil/testutil.h"
 
@@ -555,6 +558,92 @@ TEST_F(LedgerTest, StoredRowTheReplayLacksIsFoundByAuditAndRemovedByRebuild) {
   EXPECT_TRUE(testutil::ViewRows(*ledger_) == rows);
   AuditReport after = AuditOf(*ledger_);
   EXPECT_TRUE(after.IntegrityOk()) << FindingsText(after);
+}
+
+// Audit looks up each window's index and history records in one sweep per family, stepping
+// between adjacent keys and seeking otherwise. Every answer must be the point read's: stored
+// records, runs with gaps wider than the steps, records a seq away, names nothing has, repeats,
+// in any order.
+TEST_F(LedgerTest, BatchedHistoryAndIndexLookupsAnswerAsPointReadsWould) {
+  AwardedAndPaid();
+  for (uint32_t n = 2; n <= 12; ++n) Register(n);
+  Close();
+  const Dump stored = DumpDb(path_);
+  Result<std::unique_ptr<Ledger>> opened = OpenLedger(OpenMode::kReader);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  const Inspection& inspection = (*opened)->inspection();
+  // Both families' keys end in 8 bytes of seq after one separator byte.
+  auto lookups = [](const std::map<std::string, std::string>& records, bool history, size_t every) {
+    std::vector<Inspection::NameAt> at;
+    size_t i = 0;
+    for (const auto& [key, value] : records) {
+      if (i++ % every != 0) continue;
+      const std::string name = key.substr(0, key.size() - 1 - internal::kSeqKeyBytes);
+      uint64_t seq = internal::SeqFromKey(key.data() + key.size() - internal::kSeqKeyBytes);
+      if (history) seq = ~seq;
+      at.push_back({name, seq});
+      at.push_back({name, seq + 1});
+      at.push_back({name + "x", seq});
+    }
+    at.push_back({"", 0});
+    at.push_back({"zz", 1});
+    for (size_t k = 0; k < 5 && k < at.size(); ++k) at.push_back(at[k]);
+    std::mt19937 shuffle(7);
+    std::shuffle(at.begin(), at.end(), shuffle);
+    return at;
+  };
+  for (size_t every : {size_t{1}, size_t{3}}) {
+    SCOPED_TRACE("every " + std::to_string(every) + " stored record");
+    const auto& versions = stored.at(internal::kCfHistory);
+    const std::vector<Inspection::NameAt> history = lookups(versions, true, every);
+    std::vector<std::optional<std::string>> got;
+    ASSERT_TRUE(inspection.HistoryVersions(history, &got).ok());
+    ASSERT_EQ(got.size(), history.size());
+    size_t found = 0;
+    for (size_t i = 0; i < history.size(); ++i) {
+      auto it = versions.find(internal::HistoryKey(history[i].name, history[i].seq));
+      const std::optional<std::string> want =
+          it == versions.end() ? std::nullopt : std::optional<std::string>(it->second);
+      EXPECT_EQ(got[i], want) << history[i].name << " at " << history[i].seq;
+      if (want) ++found;
+    }
+    EXPECT_GT(found, 20u);
+    EXPECT_LT(found, history.size());
+
+    const auto& listed = stored.at(internal::kCfIndex);
+    const std::vector<Inspection::NameAt> index = lookups(listed, false, every);
+    std::vector<bool> has;
+    ASSERT_TRUE(inspection.IndexListed(index, &has).ok());
+    ASSERT_EQ(has.size(), index.size());
+    found = 0;
+    for (size_t i = 0; i < index.size(); ++i) {
+      const bool want = listed.count(index[i].name + "/" + internal::SeqKey(index[i].seq)) != 0;
+      EXPECT_EQ(has[i], want) << index[i].name << " at " << index[i].seq;
+      if (want) ++found;
+    }
+    EXPECT_GT(found, 20u);
+    EXPECT_LT(found, index.size());
+  }
+}
+
+// An index record moved to a later seq of the same index leaves the counts as they were: the
+// lookup of the entry it listed must find it missing, at that entry.
+TEST_F(LedgerTest, IndexRecordMovedToALaterSeqIsNamedAtTheEntryItListed) {
+  ApprovedApplication();
+  const uint64_t award =
+      MustAppend("reviewer:SZ-STIB", ev::AwardGranted{"A-1", 150'000'000, 150'000'000, 0, ""});
+  const uint64_t payout =
+      MustAppend("treasurer", ev::PayoutDisbursed{"A-1", 50'000'000, "TREAS-2025-1"});
+  Damage([&](rocksdb::DB* db, const Handles& h, const rocksdb::WriteOptions& w) {
+    rocksdb::ColumnFamilyHandle* cf = h.at(internal::kCfIndex);
+    const std::string listed = "application/A-1/" + internal::SeqKey(award);
+    std::string value;
+    ASSERT_TRUE(db->Get(rocksdb::ReadOptions(), cf, listed, &value).ok())
+        << "the award is not indexed";
+    ASSERT_TRUE(db->Delete(w, cf, listed).ok());
+    ASSERT_TRUE(db->Put(w, cf, "application/A-1/" + internal::SeqKey(payout + 1), "").ok());
+  });
+  ExpectAuditNames(award, "integrity.index");
 }
 
 TEST_F(LedgerTest, LastRowMissingFromTheStoreIsFoundByAuditAndRestoredByRebuild) {

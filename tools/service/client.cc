@@ -185,10 +185,11 @@ class NoInspection final : public ledger::Inspection {
   Result<std::optional<std::string>> RowAsOf(const std::string&, uint64_t) const override {
     return NotRemote("audit of row history");
   }
-  Result<std::optional<std::string>> HistoryVersion(const std::string&, uint64_t) const override {
+  Status HistoryVersions(const std::vector<NameAt>&,
+                         std::vector<std::optional<std::string>>*) const override {
     return NotRemote("audit of row history");
   }
-  Result<bool> HasIndexKey(const std::string&, uint64_t) const override {
+  Status IndexListed(const std::vector<NameAt>&, std::vector<bool>*) const override {
     return NotRemote("audit of the index");
   }
   Result<std::array<uint64_t, 3>> CountDerived() const override {
