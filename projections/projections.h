@@ -63,6 +63,12 @@ struct Application {
   int64_t NetPaidFen() const { return SaturatingSub(paid_fen, reversed_fen); }
   int64_t UnpaidFen() const { return SaturatingSub(NetAwardFen(), NetPaidFen()); }
 };
+// An application's projection row, as the row codec stores it: written directly
+// (ApplicationRowText, what EncodeRow uses: an application row changes with every entry about
+// it), and through nlohmann's JSON objects (ApplicationRowJson, the reference it must equal
+// byte for byte, and what LoadRow's parse mirrors).
+std::string ApplicationRowText(const Application& application);
+std::string ApplicationRowJson(const Application& application);
 // "submitted", "approved", "rejected", "awarded", "paid" (net paid == net award > 0),
 // "revoked" (awarded, then wholly revoked).
 std::string StatusName(const Application& application);

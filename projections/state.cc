@@ -377,6 +377,93 @@ Application ApplicationFrom(const json& j) {
   return a;
 }
 
+// ---- JSON text written directly, for the rows every entry about an application changes ----
+
+// A JSON string as json::dump() writes it: printable ASCII other than '"' and '\' as it is,
+// anything else (escapes, UTF-8) by nlohmann itself.
+void AppendJsonString(std::string* out, std::string_view s) {
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f || c == '"' || c == '\\') {
+      out->append(json(std::string(s)).dump());
+      return;
+    }
+  }
+  out->push_back('"');
+  out->append(s);
+  out->push_back('"');
+}
+
+// A JSON object as json::dump() writes it: no spaces, members in key order (nlohmann's objects
+// are std::maps), which Member checks.
+class JsonObjectText {
+ public:
+  JsonObjectText() { out_.push_back('{'); }
+  JsonObjectText& Str(std::string_view key, std::string_view value) {
+    Key(key);
+    AppendJsonString(&out_, value);
+    return *this;
+  }
+  JsonObjectText& Int(std::string_view key, int64_t value) {
+    Key(key);
+    out_.append(std::to_string(value));
+    return *this;
+  }
+  JsonObjectText& UInt(std::string_view key, uint64_t value) {
+    Key(key);
+    out_.append(std::to_string(value));
+    return *this;
+  }
+  // `text`: JSON already.
+  JsonObjectText& Raw(std::string_view key, std::string_view text) {
+    Key(key);
+    out_.append(text);
+    return *this;
+  }
+  std::string Done() {
+    out_.push_back('}');
+    return std::move(out_);
+  }
+
+ private:
+  void Key(std::string_view key) {
+    LEDGER_CHECK(last_.empty() || last_ < key) << "JSON members out of order: " << key;
+    if (!last_.empty()) out_.push_back(',');
+    AppendJsonString(&out_, key);
+    out_.push_back(':');
+    last_ = key;
+  }
+  std::string out_;
+  std::string_view last_;
+};
+
+// events::BodyToJson(ApplicationSubmitted)'s text: the schema's fields by name, Data as hex.
+std::string SubmittedText(const ev::ApplicationSubmitted& s) {
+  std::string attributes = "[";
+  for (const ev::Attribute& a : s.attributes) {
+    if (attributes.size() > 1) attributes.push_back(',');
+    attributes.append(JsonObjectText().Str("key", a.key).Str("value", a.value).Done());
+  }
+  attributes.push_back(']');
+  std::string evidence = "[";
+  for (const Hash& digest : s.evidence) {
+    if (evidence.size() > 1) evidence.push_back(',');
+    AppendJsonString(&evidence, ev::Hex(digest));
+  }
+  evidence.push_back(']');
+  return JsonObjectText()
+      .Str("applicationId", s.application_id)
+      .Raw("attributes", attributes)
+      .Int("basisFen", s.basis_fen)
+      .Str("basisKind", s.basis_kind)
+      .Raw("evidence", evidence)
+      .UInt("fiscalYear", s.fiscal_year)
+      .Str("measure", s.measure)
+      .Str("recipientId", s.recipient_id)
+      .Str("track", s.track)
+      .Done();
+}
+
 json KeyJson(const KeyInfo& k) {
   return {{"publicKey", ev::Hex(k.public_key)}, {"role", static_cast<int>(k.role)},
           {"unit", k.unit}, {"holder", k.holder}, {"registeredSeq", k.registered_seq},
@@ -460,6 +547,37 @@ IdempotencyRecord IdempotencyFrom(const json& j) {
 
 }  // namespace
 
+std::string ApplicationRowText(const Application& a) {
+  std::string seqs = "[";
+  for (uint64_t seq : a.seqs) {
+    if (seqs.size() > 1) seqs.push_back(',');
+    seqs.append(std::to_string(seq));
+  }
+  seqs.push_back(']');
+  return JsonObjectText()
+      .Str("awardUnit", a.award_unit)
+      .Str("awarder", ev::Hex(a.awarder))
+      .Str("awarderHolder", a.awarder_holder)
+      .Int("cityFen", a.city_fen)
+      .Str("decider", ev::Hex(a.decider))
+      .Str("deciderHolder", a.decider_holder)
+      .Str("district", a.district)
+      .Int("districtFen", a.district_fen)
+      .Int("grantedFen", a.granted_fen)
+      .Int("paidFen", a.paid_fen)
+      .Int("reversedFen", a.reversed_fen)
+      .Int("revokedFen", a.revoked_fen)
+      .Raw("seqs", seqs)
+      .Int("state", static_cast<int>(a.state))
+      .Raw("submitted", SubmittedText(a.submitted))
+      .Str("submitter", ev::Hex(a.submitter))
+      .Str("submitterHolder", a.submitter_holder)
+      .Str("unit", a.unit)
+      .Done();
+}
+
+std::string ApplicationRowJson(const Application& a) { return ApplicationJson(a).dump(); }
+
 // A forward walk over the rows of one kind (RowWalk merges one per kind).
 class RowCursor {
  public:
@@ -468,6 +586,8 @@ class RowCursor {
   virtual const std::string* key() const = 0;
   // REQUIRES: key() != nullptr.
   virtual json Encode() const = 0;
+  // Encode()'s JSON text; a kind that writes it directly overrides this.
+  virtual std::string EncodeText() const { return Encode().dump(); }
   virtual void Next() = 0;
 };
 
@@ -483,6 +603,13 @@ class RowKind {
   // Rows of this kind that a backed state always holds whole.
   virtual bool resident() const = 0;
   virtual std::optional<json> Encode(const LedgerState& s, const std::string& key) const = 0;
+  // Encode()'s JSON text (the row's stored value); a kind that writes it directly overrides this.
+  virtual std::optional<std::string> EncodeText(const LedgerState& s,
+                                                const std::string& key) const {
+    std::optional<json> j = Encode(s, key);
+    if (!j) return std::nullopt;
+    return j->dump();
+  }
   // Throws on a value that does not parse (LoadRow turns it into kCorruption).
   virtual void Load(LedgerState* s, const std::string& key, const json& value) const = 0;
   virtual bool Has(const LedgerState& s, const std::string& key) const = 0;
@@ -498,9 +625,10 @@ template <typename T>
 class MapRows : public RowKind {
  public:
   using Map = std::map<std::string, T>;
+  // `text`, if given, writes encode's JSON text directly (the same bytes as its dump()).
   MapRows(std::string_view prefix, Map LedgerState::*map, json (*encode)(const T&),
-          T (*decode)(const json&))
-      : prefix_(prefix), map_(map), encode_(encode), decode_(decode) {}
+          T (*decode)(const json&), std::string (*text)(const T&) = nullptr)
+      : prefix_(prefix), map_(map), encode_(encode), decode_(decode), text_(text) {}
 
   bool Owns(const std::string& key) const override { return key.starts_with(prefix_); }
   bool resident() const override {
@@ -514,6 +642,12 @@ class MapRows : public RowKind {
     if (it == (s.*map_).end()) return std::nullopt;
     return encode_(it->second);
   }
+  std::optional<std::string> EncodeText(const LedgerState& s,
+                                        const std::string& key) const override {
+    auto it = (s.*map_).find(key);
+    if (it == (s.*map_).end()) return std::nullopt;
+    return text_ != nullptr ? text_(it->second) : encode_(it->second).dump();
+  }
   void Load(LedgerState* s, const std::string& key, const json& value) const override {
     (s->*map_)[key] = decode_(value);
   }
@@ -526,27 +660,32 @@ class MapRows : public RowKind {
   }
   size_t Count(const LedgerState& s) const override { return (s.*map_).size(); }
   std::unique_ptr<RowCursor> Walk(const LedgerState& s) const override {
-    return std::make_unique<Cursor>(s.*map_, encode_);
+    return std::make_unique<Cursor>(s.*map_, encode_, text_);
   }
 
  private:
   class Cursor : public RowCursor {
    public:
-    Cursor(const Map& map, json (*encode)(const T&))
-        : it_(map.begin()), end_(map.end()), encode_(encode) {}
+    Cursor(const Map& map, json (*encode)(const T&), std::string (*text)(const T&))
+        : it_(map.begin()), end_(map.end()), encode_(encode), text_(text) {}
     const std::string* key() const override { return it_ == end_ ? nullptr : &it_->first; }
     json Encode() const override { return encode_(it_->second); }
+    std::string EncodeText() const override {
+      return text_ != nullptr ? text_(it_->second) : encode_(it_->second).dump();
+    }
     void Next() override { ++it_; }
 
    private:
     typename Map::const_iterator it_, end_;
     json (*encode_)(const T&);
+    std::string (*text_)(const T&);
   };
 
   std::string_view prefix_;
   Map LedgerState::*map_;
   json (*encode_)(const T&);
   T (*decode_)(const json&);
+  std::string (*text_)(const T&);
 };
 
 // The one row "head": the ledger's identity and its head entry.
@@ -602,7 +741,7 @@ const std::vector<const RowKind*>& RowKinds() {
   static const MapRows<Recipient> recipients("recipient/", &S::recipients, RecipientJson,
                                              RecipientFrom);
   static const MapRows<Application> applications("app/", &S::applications, ApplicationJson,
-                                                 ApplicationFrom);
+                                                 ApplicationFrom, ApplicationRowText);
   static const MapRows<MeasureYear> measure_years("my/", &S::measure_years, MeasureYearJson,
                                                   MeasureYearFrom);
   static const MapRows<RecipientTrackYear> recipient_years("rty/", &S::recipient_years,
@@ -802,9 +941,7 @@ std::optional<std::string> EncodeRow(const LedgerState& state, const std::string
   const RowKind* kind = KindOf(row_key);
   if (kind == nullptr) return std::nullopt;
   state.Fault(row_key);
-  std::optional<json> j = kind->Encode(state, row_key);
-  if (!j) return std::nullopt;
-  return j->dump();
+  return kind->EncodeText(state, row_key);
 }
 
 Status LoadRow(LedgerState* state, const std::string& row_key, const std::string& value) {
@@ -852,7 +989,7 @@ const std::string& RowWalk::key() const {
 
 std::string RowWalk::value() const {
   LEDGER_CHECK(Valid());
-  return current_->Encode().dump();
+  return current_->EncodeText();
 }
 
 void RowWalk::Next() {
