@@ -65,14 +65,18 @@ echo "read_path $mode: $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) cores, $(free -g | 
 secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
 
 # timed NAME command...: wall seconds and peak RSS (KiB) into $last_secs / $last_kb; fails the
-# script (with the command's stderr) if the command fails.
+# script (with the command's stderr) if the command fails. The seconds are the shell's clock
+# around /usr/bin/time (to the millisecond, its own start included): time's %e is in hundredths,
+# too coarse for the first readers' tens of milliseconds.
 timed() {
   local name=$1; shift
-  if ! /usr/bin/time -f "%e %M" -o "$work/time" "$@" > "$work/out" 2> "$work/err"; then
+  local t0=$EPOCHREALTIME
+  if ! /usr/bin/time -f "%M" -o "$work/time" "$@" > "$work/out" 2> "$work/err"; then
     echo "$name failed: $*" >&2; tail -5 "$work/err" >&2; exit 1
   fi
-  read -r last_secs last_kb < "$work/time"
-  printf "  %-34s %8.2f s %8.1f MiB\n" "$name" "$last_secs" "$(awk -v k="$last_kb" 'BEGIN { print k / 1024 }')"
+  last_secs=$(secs_since "$t0")
+  read -r last_kb < "$work/time"
+  printf "  %-34s %8.3f s %8.1f MiB\n" "$name" "$last_secs" "$(awk -v k="$last_kb" 'BEGIN { print k / 1024 }')"
 }
 
 # The raw two-core Ed25519 verify rate (verify/s column of `openssl speed`), the denominator of
