@@ -45,8 +45,8 @@ class Inspection {
   // stored version of each (row key, seq) of `at` (nullopt if none; an empty string is a
   // removal), and whether each (index, seq) is listed. (*out)[i] answers at[i]. A batch is read
   // in key order through one iterator, so a run of one row's or one index's seqs costs a seek
-  // and a step per record, not a seek each. kIOError if unreadable. And the number of index,
-  // history and Merkle records stored.
+  // and a step per record, not a seek each. kIOError if unreadable. CountDerived: the number
+  // of index, history and Merkle records stored.
   struct NameAt {
     std::string name;  // a row key, or an index ("recipient/<uscc>", "kind/<Kind>", ...)
     uint64_t seq = 0;

@@ -395,7 +395,7 @@ void AppendJsonString(std::string* out, std::string_view s) {
 }
 
 // A JSON object as json::dump() writes it: no spaces, members in key order (nlohmann's objects
-// are std::maps), which Member checks.
+// are std::maps), which Key checks as they are added.
 class JsonObjectText {
  public:
   JsonObjectText() { out_.push_back('{'); }
