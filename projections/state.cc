@@ -646,7 +646,7 @@ class MapRows : public RowKind {
                                         const std::string& key) const override {
     auto it = (s.*map_).find(key);
     if (it == (s.*map_).end()) return std::nullopt;
-    return text_ != nullptr ? text_(it->second) : encode_(it->second).dump();
+    return Text(it->second);
   }
   void Load(LedgerState* s, const std::string& key, const json& value) const override {
     (s->*map_)[key] = decode_(value);
@@ -660,25 +660,26 @@ class MapRows : public RowKind {
   }
   size_t Count(const LedgerState& s) const override { return (s.*map_).size(); }
   std::unique_ptr<RowCursor> Walk(const LedgerState& s) const override {
-    return std::make_unique<Cursor>(s.*map_, encode_, text_);
+    return std::make_unique<Cursor>(*this, s.*map_);
   }
 
  private:
+  // A row's JSON text: written directly if the kind can, else encode's dump().
+  std::string Text(const T& row) const {
+    return text_ != nullptr ? text_(row) : encode_(row).dump();
+  }
+
   class Cursor : public RowCursor {
    public:
-    Cursor(const Map& map, json (*encode)(const T&), std::string (*text)(const T&))
-        : it_(map.begin()), end_(map.end()), encode_(encode), text_(text) {}
+    Cursor(const MapRows& kind, const Map& map) : kind_(kind), it_(map.begin()), end_(map.end()) {}
     const std::string* key() const override { return it_ == end_ ? nullptr : &it_->first; }
-    json Encode() const override { return encode_(it_->second); }
-    std::string EncodeText() const override {
-      return text_ != nullptr ? text_(it_->second) : encode_(it_->second).dump();
-    }
+    json Encode() const override { return kind_.encode_(it_->second); }
+    std::string EncodeText() const override { return kind_.Text(it_->second); }
     void Next() override { ++it_; }
 
    private:
+    const MapRows& kind_;
     typename Map::const_iterator it_, end_;
-    json (*encode_)(const T&);
-    std::string (*text_)(const T&);
   };
 
   std::string_view prefix_;
