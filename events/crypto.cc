@@ -62,14 +62,38 @@ bool RawPublicKey(EVP_PKEY* key, PublicKey* out) {
   return EVP_PKEY_get_raw_public_key(key, out->data(), &size) == 1 && size == out->size();
 }
 
+// A SHA-256 context of this thread, initialised for a new digest. OpenSSL 3 looks an
+// algorithm named by EVP_sha256() up in its provider (a locked table, name matching) every
+// time a context is initialised with it, and EVP_Digest allocates a context per call: the
+// algorithm fetched once and a context kept per thread hash a 65-byte Merkle node in about a
+// third of the time (docs/DECISIONS.md, "SHA-256 fetched once").
+EVP_MD_CTX* Sha256Begin() {
+  static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
+  LEDGER_CHECK(sha256 != nullptr);
+  thread_local const MdCtxPtr ctx(EVP_MD_CTX_new());
+  LEDGER_CHECK(ctx != nullptr);
+  LEDGER_CHECK(EVP_DigestInit_ex2(ctx.get(), sha256, nullptr) == 1);
+  return ctx.get();
+}
+
+void Sha256Add(EVP_MD_CTX* ctx, std::span<const uint8_t> part) {
+  LEDGER_CHECK(EVP_DigestUpdate(ctx, part.data(), part.size()) == 1);
+}
+
+Hash Sha256End(EVP_MD_CTX* ctx) {
+  Hash out{};
+  unsigned int size = 0;
+  LEDGER_CHECK(EVP_DigestFinal_ex(ctx, out.data(), &size) == 1);
+  LEDGER_CHECK(size == out.size());
+  return out;
+}
+
 }  // namespace
 
 Hash Sha256(std::span<const uint8_t> data) {
-  Hash out{};
-  unsigned int size = 0;
-  LEDGER_CHECK(EVP_Digest(data.data(), data.size(), out.data(), &size, EVP_sha256(), nullptr) == 1);
-  LEDGER_CHECK(size == out.size());
-  return out;
+  EVP_MD_CTX* ctx = Sha256Begin();
+  Sha256Add(ctx, data);
+  return Sha256End(ctx);
 }
 
 Hash Sha256(std::string_view data) {
@@ -77,19 +101,11 @@ Hash Sha256(std::string_view data) {
 }
 
 Hash Rfc9162Leaf(std::initializer_list<std::span<const uint8_t>> parts) {
-  MdCtxPtr ctx(EVP_MD_CTX_new());
-  LEDGER_CHECK(ctx != nullptr);
-  LEDGER_CHECK(EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) == 1);
+  EVP_MD_CTX* ctx = Sha256Begin();
   const uint8_t prefix = kRfc9162LeafPrefix;
-  LEDGER_CHECK(EVP_DigestUpdate(ctx.get(), &prefix, 1) == 1);
-  for (std::span<const uint8_t> part : parts) {
-    LEDGER_CHECK(EVP_DigestUpdate(ctx.get(), part.data(), part.size()) == 1);
-  }
-  Hash out{};
-  unsigned int size = 0;
-  LEDGER_CHECK(EVP_DigestFinal_ex(ctx.get(), out.data(), &size) == 1);
-  LEDGER_CHECK(size == out.size());
-  return out;
+  Sha256Add(ctx, {&prefix, 1});
+  for (std::span<const uint8_t> part : parts) Sha256Add(ctx, part);
+  return Sha256End(ctx);
 }
 
 Hash Rfc9162Node(const Hash& left, const Hash& right) {
