@@ -247,38 +247,55 @@ std::string TextProblem(std::string_view text) {
   return "";
 }
 
-// "<path> <problem>" for the first Text field (in the active union members) that TextProblem
-// refuses; "" if there is none.
-std::string FindBadText(capnp::DynamicStruct::Reader in, const std::string& path);
+// The first Text below a value (in the active union members) that TextProblem refuses, as
+// its path below the value then the problem (".name is not valid UTF-8", "[2].id contains a
+// NUL character"); "" if there is none. The path is spelled out only for a bad text: the walk
+// over good text allocates nothing.
+std::string BadTextIn(capnp::DynamicStruct::Reader in);
 
-std::string FindBadTextValue(capnp::DynamicValue::Reader value, capnp::Type type, const std::string& path) {
+std::string BadTextBelow(capnp::DynamicValue::Reader value, capnp::Type type) {
   if (type.isText()) {
     auto text = value.as<capnp::Text>();
     std::string problem = TextProblem(std::string_view(text.begin(), text.size()));
-    return problem.empty() ? "" : path + " " + problem;
+    return problem.empty() ? "" : " " + problem;
   }
-  if (type.isStruct()) return FindBadText(value.as<capnp::DynamicStruct>(), path);
+  if (type.isStruct()) return BadTextIn(value.as<capnp::DynamicStruct>());
   if (type.isList()) {
     auto element = type.asList().getElementType();
     if (!element.isText() && !element.isStruct() && !element.isList()) return "";
     unsigned i = 0;
     for (auto item : value.as<capnp::DynamicList>()) {
-      std::string bad = FindBadTextValue(item, element, path + "[" + std::to_string(i++) + "]");
-      if (!bad.empty()) return bad;
+      std::string bad = BadTextBelow(item, element);
+      if (!bad.empty()) return "[" + std::to_string(i) + "]" + bad;
+      ++i;
     }
   }
   return "";
 }
 
-std::string FindBadText(capnp::DynamicStruct::Reader in, const std::string& path) {
+std::string BadTextOfField(capnp::DynamicStruct::Reader in, capnp::StructSchema::Field field) {
+  capnp::Type type = field.getType();
+  if (!type.isText() && !type.isStruct() && !type.isList()) return "";
+  std::string bad = BadTextBelow(in.get(field), type);
+  return bad.empty() ? "" : "." + std::string(field.getProto().getName().cStr()) + bad;
+}
+
+std::string BadTextIn(capnp::DynamicStruct::Reader in) {
   for (auto field : in.getSchema().getNonUnionFields()) {
-    std::string bad = FindBadTextValue(in.get(field), field.getType(), path + "." + field.getProto().getName().cStr());
+    std::string bad = BadTextOfField(in, field);
     if (!bad.empty()) return bad;
   }
-  KJ_IF_MAYBE(field, in.which()) {
-    return FindBadTextValue(in.get(*field), field->getType(), path + "." + field->getProto().getName().cStr());
+  KJ_IF_MAYBE (field, in.which()) {
+    return BadTextOfField(in, *field);
   }
   return "";
+}
+
+// "<path> <problem>" for the first Text field below `in` (named `path`) that TextProblem
+// refuses; "" if there is none.
+std::string FindBadText(capnp::DynamicStruct::Reader in, std::string_view path) {
+  std::string bad = BadTextIn(in);
+  return bad.empty() ? "" : std::string(path) + bad;
 }
 
 // Byte offset of the first control character (C0, DEL or C1) in valid UTF-8 `text`; npos.

@@ -77,6 +77,29 @@ TEST(EdgeTest, NulInsideTextIsKeptWholeAndRefusedByTheTextCheckAndTheReader) {
               HasSubstr("applicationApproved.applicationId contains a NUL"));
 }
 
+// The check names the bad text by its whole path, list positions included, and only the
+// first bad text: the one an inspector or a clerk has to fix.
+TEST(EdgeTest, BadTextDeepInAListIsNamedByItsPathAndPosition) {
+  Entry e;
+  e.seq = 7;
+  ApplicationSubmitted submitted;
+  submitted.application_id = "A-1";
+  submitted.attributes = {{"gpu", "H800"}, {"site", "ok"}, {"note", "bad \xff"}, {"x\xfe", "y"}};
+  e.body = submitted;
+  Status checked = CheckEntryText(e);
+  EXPECT_TRUE(checked.IsInvalidArgument()) << checked.ToString();
+  EXPECT_EQ(checked.message(),
+            "entry.body.applicationSubmitted.attributes[2].value is not valid UTF-8");
+  std::get<ApplicationSubmitted>(e.body).attributes[2].value = "fine";
+  EXPECT_EQ(CheckEntryText(e).message(),
+            "entry.body.applicationSubmitted.attributes[3].key is not valid UTF-8");
+  std::get<ApplicationSubmitted>(e.body).attributes[3].key = std::string("x\0", 2);
+  EXPECT_EQ(CheckEntryText(e).message(),
+            "entry.body.applicationSubmitted.attributes[3].key contains a NUL character");
+  std::get<ApplicationSubmitted>(e.body).attributes.pop_back();
+  EXPECT_TRUE(CheckEntryText(e).ok()) << CheckEntryText(e).ToString();
+}
+
 TEST(EdgeTest, IdentifiersRefuseControlCharactersFreeTextKeepsItsLineBreaks) {
   Entry e;
   e.seq = 5;
