@@ -63,12 +63,6 @@ struct Application {
   int64_t NetPaidFen() const { return SaturatingSub(paid_fen, reversed_fen); }
   int64_t UnpaidFen() const { return SaturatingSub(NetAwardFen(), NetPaidFen()); }
 };
-// An application's projection row, as the row codec stores it: written directly
-// (ApplicationRowText, what EncodeRow uses: an application row changes with every entry about
-// it), and through nlohmann's JSON objects (ApplicationRowJson, the reference it must equal
-// byte for byte, and what LoadRow's parse mirrors).
-std::string ApplicationRowText(const Application& application);
-std::string ApplicationRowJson(const Application& application);
 // "submitted", "approved", "rejected", "awarded", "paid" (net paid == net award > 0),
 // "revoked" (awarded, then wholly revoked).
 std::string StatusName(const Application& application);
@@ -327,6 +321,11 @@ Status CheckPolicy(const events::Policy& policy);
 // Encodes the row `row_key` of `state` (deterministic bytes), read through to a backed
 // state's source; nullopt if the row is absent.
 std::optional<std::string> EncodeRow(const LedgerState& state, const std::string& row_key);
+// EncodeRow through nlohmann's JSON objects, json::dump()'s text: the reference that the kinds
+// EncodeRow writes directly (the rows that change with most entries: the head, applications,
+// measure-years, recipient-years, units, districts) must equal byte for byte, and the form
+// LoadRow's parse mirrors.
+std::optional<std::string> EncodeRowJson(const LedgerState& state, const std::string& row_key);
 // Loads one persisted row into `state`. kCorruption if the key or bytes do not parse.
 Status LoadRow(LedgerState* state, const std::string& row_key, const std::string& value);
 // Removes row `row_key` from `state` (undoing an Apply whose batch was not written).

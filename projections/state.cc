@@ -427,14 +427,15 @@ class JsonObjectText {
 
  private:
   void Key(std::string_view key) {
-    LEDGER_CHECK(last_.empty() || last_ < key) << "JSON members out of order: " << key;
-    if (!last_.empty()) out_.push_back(',');
+    LEDGER_CHECK(members_ == 0 || last_ < key) << "JSON members out of order: " << key;
+    if (members_++ != 0) out_.push_back(',');
     AppendJsonString(&out_, key);
     out_.push_back(':');
     last_ = key;
   }
   std::string out_;
-  std::string_view last_;
+  std::string_view last_;  // the last member's key (an empty key is a key like any other)
+  size_t members_ = 0;
 };
 
 // events::BodyToJson(ApplicationSubmitted)'s text: the schema's fields by name, Data as hex.
@@ -462,6 +463,23 @@ std::string SubmittedText(const ev::ApplicationSubmitted& s) {
       .Str("recipientId", s.recipient_id)
       .Str("track", s.track)
       .Done();
+}
+
+// TotalsJson's text.
+std::string TotalsText(const Totals& t) {
+  return JsonObjectText()
+      .Int("grantedFen", t.granted_fen)
+      .Int("paidFen", t.paid_fen)
+      .Int("reversedFen", t.reversed_fen)
+      .Int("revokedFen", t.revoked_fen)
+      .Done();
+}
+
+// A map of amounts or counts by name as a JSON object's text (std::map's order is nlohmann's).
+std::string CountsText(const std::map<std::string, int64_t>& counts) {
+  JsonObjectText out;
+  for (const auto& [name, count] : counts) out.Int(name, count);
+  return out.Done();
 }
 
 json KeyJson(const KeyInfo& k) {
@@ -514,6 +532,14 @@ json MeasureYearJson(const MeasureYear& m) {
           {"totals", TotalsJson(m.totals)},
           {"statusCounts", m.status_counts}};
 }
+std::string MeasureYearText(const MeasureYear& m) {
+  return JsonObjectText()
+      .Raw("allocatedFen", CountsText(m.allocated_fen))
+      .Raw("committedFen", CountsText(m.committed_fen))
+      .Raw("statusCounts", CountsText(m.status_counts))
+      .Raw("totals", TotalsText(m.totals))
+      .Done();
+}
 MeasureYear MeasureYearFrom(const json& j) {
   MeasureYear m;
   m.allocated_fen = j.at("allocatedFen").get<std::map<std::string, int64_t>>();
@@ -525,6 +551,12 @@ MeasureYear MeasureYearFrom(const json& j) {
 
 json RecipientYearJson(const RecipientTrackYear& r) {
   return {{"totals", TotalsJson(r.totals)}, {"liveAwards", r.live_awards}};
+}
+std::string RecipientYearText(const RecipientTrackYear& r) {
+  return JsonObjectText()
+      .UInt("liveAwards", r.live_awards)
+      .Raw("totals", TotalsText(r.totals))
+      .Done();
 }
 RecipientTrackYear RecipientYearFrom(const json& j) {
   return RecipientTrackYear{TotalsFrom(j.at("totals")), j.at("liveAwards").get<uint32_t>()};
@@ -543,10 +575,7 @@ IdempotencyRecord IdempotencyFrom(const json& j) {
   return IdempotencyRecord{j.at("seq").get<uint64_t>(), HexArray<32>(j.at("content"))};
 }
 
-// ---- The row codec: one entry per kind of row ----
-
-}  // namespace
-
+// Written directly: equal to ApplicationJson(a).dump() byte for byte (RowTextTest).
 std::string ApplicationRowText(const Application& a) {
   std::string seqs = "[";
   for (uint64_t seq : a.seqs) {
@@ -576,7 +605,9 @@ std::string ApplicationRowText(const Application& a) {
       .Done();
 }
 
-std::string ApplicationRowJson(const Application& a) { return ApplicationJson(a).dump(); }
+// ---- The row codec: one entry per kind of row ----
+
+}  // namespace
 
 // A forward walk over the rows of one kind (RowWalk merges one per kind).
 class RowCursor {
@@ -700,6 +731,9 @@ class HeadRow : public RowKind {
                 {"authority", ev::Hex(i.authority)}, {"seq", i.head_seq},
                 {"hash", ev::Hex(i.head_hash)}, {"recordedAt", i.head_recorded_at_ms}};
   }
+  std::optional<std::string> EncodeText(const LedgerState& s, const std::string&) const override {
+    return Text(s.info);
+  }
   void Load(LedgerState* s, const std::string&, const json& j) const override {
     s->info.ledger_id = HexArray<16>(j.at("ledgerId"));
     s->info.name = j.at("name").get<std::string>();
@@ -719,11 +753,24 @@ class HeadRow : public RowKind {
   }
 
  private:
+  // Encode()'s text, written directly: the head changes with every entry.
+  static std::string Text(const LedgerInfo& i) {
+    return JsonObjectText()
+        .Str("authority", ev::Hex(i.authority))
+        .Str("hash", ev::Hex(i.head_hash))
+        .Str("ledgerId", ev::Hex(i.ledger_id))
+        .Str("name", i.name)
+        .Int("recordedAt", i.head_recorded_at_ms)
+        .UInt("seq", i.head_seq)
+        .Done();
+  }
+
   class Cursor : public RowCursor {
    public:
     Cursor(const HeadRow& kind, const LedgerState& s) : kind_(kind), s_(s) {}
     const std::string* key() const override { return done_ ? nullptr : &key_; }
     json Encode() const override { return *kind_.Encode(s_, key_); }
+    std::string EncodeText() const override { return Text(s_.info); }
     void Next() override { done_ = true; }
 
    private:
@@ -744,12 +791,13 @@ const std::vector<const RowKind*>& RowKinds() {
   static const MapRows<Application> applications("app/", &S::applications, ApplicationJson,
                                                  ApplicationFrom, ApplicationRowText);
   static const MapRows<MeasureYear> measure_years("my/", &S::measure_years, MeasureYearJson,
-                                                  MeasureYearFrom);
-  static const MapRows<RecipientTrackYear> recipient_years("rty/", &S::recipient_years,
-                                                           RecipientYearJson, RecipientYearFrom);
+                                                  MeasureYearFrom, MeasureYearText);
+  static const MapRows<RecipientTrackYear> recipient_years(
+      "rty/", &S::recipient_years, RecipientYearJson, RecipientYearFrom, RecipientYearText);
   static const MapRows<int64_t> projects("proj/", &S::projects, ProjectJson, ProjectFrom);
-  static const MapRows<Totals> units("unit/", &S::units, TotalsJson, TotalsFrom);
-  static const MapRows<Totals> districts("district/", &S::districts, TotalsJson, TotalsFrom);
+  static const MapRows<Totals> units("unit/", &S::units, TotalsJson, TotalsFrom, TotalsText);
+  static const MapRows<Totals> districts("district/", &S::districts, TotalsJson, TotalsFrom,
+                                         TotalsText);
   static const MapRows<std::string> evidence("evidence/", &S::evidence, EvidenceJson, EvidenceFrom);
   static const MapRows<IdempotencyRecord> idempotency("idem/", &S::idempotency, IdempotencyJson,
                                                       IdempotencyFrom);
@@ -943,6 +991,15 @@ std::optional<std::string> EncodeRow(const LedgerState& state, const std::string
   if (kind == nullptr) return std::nullopt;
   state.Fault(row_key);
   return kind->EncodeText(state, row_key);
+}
+
+std::optional<std::string> EncodeRowJson(const LedgerState& state, const std::string& row_key) {
+  const RowKind* kind = KindOf(row_key);
+  if (kind == nullptr) return std::nullopt;
+  state.Fault(row_key);
+  std::optional<json> j = kind->Encode(state, row_key);
+  if (!j) return std::nullopt;
+  return j->dump();
 }
 
 Status LoadRow(LedgerState* state, const std::string& row_key, const std::string& value) {

@@ -640,16 +640,68 @@ TEST(RowTextTest, ApplicationRowWrittenDirectlyIsNlohmannsDumpByteForByte) {
     a.district = text();
     for (uint64_t n = random() % 5; n > 0; --n)
       a.seqs.push_back(random() % 2 ? random() : UINT64_MAX);
-    const std::string reference = pj::ApplicationRowJson(a);
-    ASSERT_EQ(pj::ApplicationRowText(a), reference) << "round " << round;
-    // EncodeRow writes it, and LoadRow reads it back to the same row.
     pj::LedgerState state;
     const std::string key = pj::RowKeyApplication(a.submitted.application_id);
     state.applications[key] = a;
+    const std::optional<std::string> reference = pj::EncodeRowJson(state, key);
+    ASSERT_TRUE(reference.has_value());
     ASSERT_EQ(pj::EncodeRow(state, key), reference) << "round " << round;
+    // A walk over the rows writes it too, and LoadRow reads it back to the same row.
+    pj::RowWalk walk(state);
+    while (walk.Valid() && walk.key() != key) walk.Next();
+    ASSERT_TRUE(walk.Valid()) << key;
+    ASSERT_EQ(walk.value(), *reference) << "round " << round;
     pj::LedgerState loaded;
-    ASSERT_TRUE(pj::LoadRow(&loaded, key, reference).ok()) << "round " << round;
+    ASSERT_TRUE(pj::LoadRow(&loaded, key, *reference).ok()) << "round " << round;
     ASSERT_EQ(pj::EncodeRow(loaded, key), reference) << "round " << round;
+  }
+}
+
+// The other rows that change with most entries are written directly too: the head,
+// measure-years, recipient-years, units and districts. Each, read by key and by a walk over
+// the state, must be json::dump()'s text exactly, and load back to itself.
+TEST(RowTextTest, HeadAndTotalsRowsWrittenDirectlyAreNlohmannsDumpByteForByte) {
+  std::mt19937_64 random(12);
+  const std::vector<std::string> names = {"",     "city",   "nanshan", "\"",  "\\", "\n", "\x01",
+                                          "\x7f", "深圳市", "é",       "a b", "{}", "0"};
+  const std::vector<int64_t> amounts = {0, 1, -1, INT64_MIN, INT64_MAX, 150'000'000};
+  auto amount = [&] {
+    return random() % 2 == 0 ? amounts[random() % amounts.size()] : static_cast<int64_t>(random());
+  };
+  auto totals = [&] { return pj::Totals{amount(), amount(), amount(), amount()}; };
+  auto counts = [&] {
+    std::map<std::string, int64_t> out;
+    for (uint64_t n = random() % 4; n > 0; --n) out[names[random() % names.size()]] = amount();
+    return out;
+  };
+  for (int round = 0; round < 1000; ++round) {
+    pj::LedgerState state;
+    for (uint8_t& b : state.info.ledger_id) b = static_cast<uint8_t>(random());
+    for (uint8_t& b : state.info.authority) b = static_cast<uint8_t>(random());
+    for (uint8_t& b : state.info.head_hash) b = static_cast<uint8_t>(random());
+    state.info.name = names[random() % names.size()] + names[random() % names.size()];
+    state.info.head_seq = random() % 2 ? random() : UINT64_MAX;
+    state.info.head_recorded_at_ms = amount();
+    const std::string measure = "m" + std::to_string(round);
+    pj::MeasureYear year{counts(), counts(), totals(), counts()};
+    state.measure_years[pj::RowKeyMeasureYear(measure, 2025)] = year;
+    pj::RecipientTrackYear track{totals(), static_cast<uint32_t>(random())};
+    state.recipient_years[pj::RowKeyRecipientYear("914403000000000001", measure, "t", 2026)] =
+        track;
+    state.units[pj::RowKeyUnit("SZ-" + std::to_string(round))] = totals();
+    state.districts[pj::RowKeyDistrict(names[random() % names.size()])] = totals();
+    size_t rows = 0;
+    for (pj::RowWalk walk(state); walk.Valid(); walk.Next(), ++rows) {
+      const std::string key = walk.key();
+      const std::optional<std::string> reference = pj::EncodeRowJson(state, key);
+      ASSERT_TRUE(reference.has_value()) << key;
+      ASSERT_EQ(walk.value(), *reference) << key << ", round " << round;
+      ASSERT_EQ(pj::EncodeRow(state, key), reference) << key << ", round " << round;
+      pj::LedgerState loaded;
+      ASSERT_TRUE(pj::LoadRow(&loaded, key, *reference).ok()) << key << ", round " << round;
+      ASSERT_EQ(pj::EncodeRow(loaded, key), reference) << key << ", round " << round;
+    }
+    ASSERT_EQ(rows, 5u);
   }
 }
 
