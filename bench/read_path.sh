@@ -8,7 +8,8 @@
 #   bench/read_path.sh            # about 10^5 entries (the default)
 #   bench/read_path.sh long       # about 10^6 entries
 #   bench/read_path.sh smoke      # about 10^3 entries, 3 runs per latency (ctest -C bench -L bench)
-#   bench/read_path.sh --profile  # also `perf record -g` audit, a query and a write: top symbols
+#   bench/read_path.sh --profile  # also `perf record -g` audit, import, a query and a write: top
+#                                 # symbols, and audit's and import's self time by category
 #
 # Environment: FUNDLEDGER_BIN (default build/tools/fundledger), RUNS (process runs per latency,
 # default 30; smoke 3), BENCH_CACHE (default /tmp/fundledger-read-path).
@@ -64,19 +65,23 @@ echo "read_path $mode: $(date -u +%Y-%m-%dT%H:%MZ); $(nproc) cores, $(free -g | 
 
 secs_since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f", b - a }'; }
 
-# timed NAME command...: wall seconds and peak RSS (KiB) into $last_secs / $last_kb; fails the
-# script (with the command's stderr) if the command fails. The seconds are the shell's clock
-# around /usr/bin/time (to the millisecond, its own start included): time's %e is in hundredths,
-# too coarse for the first readers' tens of milliseconds.
+# timed NAME command...: wall seconds, peak RSS (KiB) and CPU seconds (user + system, all
+# threads) into $last_secs / $last_kb / $last_cpu; fails the script (with the command's stderr)
+# if the command fails. The seconds are the shell's clock around /usr/bin/time (to the
+# millisecond, its own start included): time's %e is in hundredths, too coarse for the first
+# readers' tens of milliseconds.
 timed() {
   local name=$1; shift
   local t0=$EPOCHREALTIME
-  if ! /usr/bin/time -f "%M" -o "$work/time" "$@" > "$work/out" 2> "$work/err"; then
+  if ! /usr/bin/time -f "%M %U %S" -o "$work/time" "$@" > "$work/out" 2> "$work/err"; then
     echo "$name failed: $*" >&2; tail -5 "$work/err" >&2; exit 1
   fi
   last_secs=$(secs_since "$t0")
-  read -r last_kb < "$work/time"
-  printf "  %-34s %8.3f s %8.1f MiB\n" "$name" "$last_secs" "$(awk -v k="$last_kb" 'BEGIN { print k / 1024 }')"
+  local user system
+  read -r last_kb user system < "$work/time"
+  last_cpu=$(awk -v u="$user" -v s="$system" 'BEGIN { printf "%.2f", u + s }')
+  printf "  %-34s %8.3f s %8.1f MiB %8.2f s CPU\n" "$name" "$last_secs" \
+    "$(awk -v k="$last_kb" 'BEGIN { print k / 1024 }')" "$last_cpu"
 }
 
 # The raw two-core Ed25519 verify rate (verify/s column of `openssl speed`), the denominator of
@@ -151,19 +156,21 @@ echo "ledger: $n entries ($(du -sh "$L" | cut -f1) on disk), built in ${build_se
   "(simulate, the settling write, the verify that counts it, the tenth's import); $L"
 
 # --- Replay rates and memory at n/10 and n. -----------------------------------------------
-declare -A secs kb
+declare -A secs kb cpu
 for size in tenth full; do
   ledger=$L
   [ "$size" = tenth ] && ledger=$cache/L10
   echo "replay, $size ($ledger)"
   timed "verify" "$fl" --ledger "$ledger" verify
-  secs[verify.$size]=$last_secs kb[verify.$size]=$last_kb
+  secs[verify.$size]=$last_secs kb[verify.$size]=$last_kb cpu[verify.$size]=$last_cpu
   timed "audit" "$fl" --ledger "$ledger" audit
-  secs[audit.$size]=$last_secs kb[audit.$size]=$last_kb
+  secs[audit.$size]=$last_secs kb[audit.$size]=$last_kb cpu[audit.$size]=$last_cpu
   timed "export" "$fl" --ledger "$ledger" export --out "$work/export-$size.jsonl"
   secs[export.$size]=$last_secs kb[export.$size]=$last_kb
   timed "import (new ledger)" "$fl" --ledger "$work/import-$size" import "$work/export-$size.jsonl"
-  secs[import.$size]=$last_secs kb[import.$size]=$last_kb
+  secs[import.$size]=$last_secs kb[import.$size]=$last_kb cpu[import.$size]=$last_cpu
+  # The profile below imports the whole ledger's export again.
+  [ "$profile" = 1 ] && [ "$size" = full ] && mv "$work/export-$size.jsonl" "$work/export-profile.jsonl"
   rm -rf "$work/import-$size" "$work/export-$size.jsonl"
 done
 n10=$((n / 10))
@@ -318,6 +325,23 @@ if [ -n "$first_after_simulate" ]; then
   row "first reader after simulate's $n writes" "<= 2x a settled reader" "$sim_ms ms vs $settled_ms ms" "${ratio}x" \
     "$(yes_no "$ratio <= 2")"
 fi
+
+# Two cores do the signatures and everything else of a replay: its rate is at most the raw rate
+# times (the signatures' core-seconds at the raw rate) / (the command's core-seconds). That
+# ceiling, beside the measured ratio, says how much of a gap is work other than the signatures
+# (the profile below says which) and how much is cores left idle.
+echo
+echo "the replays against two cores: CPU (user + system) of each run above; the signatures'"
+echo "share is what $n verifications cost at the raw rate, 2 x $n / $raw core-seconds"
+crow() { printf "| %-8s | %-14s | %-22s | %-24s | %-14s | %-16s |\n" "$@"; }
+crow "replay" "CPU (core-s)" "signatures (core-s)" "ceiling (signatures/CPU)" "measured ratio" "of the ceiling"
+crow "--------" "--------------" "----------------------" "------------------------" "--------------" "----------------"
+for step in audit verify import; do
+  awk -v n="$n" -v raw="$raw" -v c="${cpu[$step.full]}" -v s="${secs[$step.full]}" -v step="$step" 'BEGIN {
+    sig = 2 * n / raw; ceiling = sig / c; ratio = n / s / raw
+    printf "| %-8s | %-14.2f | %-22.2f | %-24s | %-14s | %-16s |\n", step, c, sig,
+      sprintf("%.3fx", ceiling), sprintf("%.3fx", ratio), sprintf("%.0f%%", 100 * ratio / ceiling) }'
+done
 echo
 echo "also: append --file $batch on the $n-entry ledger ${secs[append.big]} s; second reader after it ${secs[catchup.2]} s;" \
   "memory of the first reader $(awk -v k="${kb[catchup.1]}" 'BEGIN { printf "%.0f", k / 1024 }') MiB;" \
@@ -336,8 +360,34 @@ if [ "$profile" = 1 ]; then
           sub(/ +-? +-? *$/, ""); while (gsub(/<[^<>]*>/, "")) {} print substr($0, 1, 120); shown++ }'
     done
   }
+  # Self time of a replay by what it is, from the same samples: the signatures (OpenSSL's
+  # Ed25519: field and group arithmetic, SHA-512), SHA-256, RocksDB (with snappy and its
+  # checksums), JSON, Cap'n Proto, the allocator, libc's memcpy, memcmp and string functions,
+  # the kernel, and the rest: the project's own code (rules, fold, chain, row codec) and the
+  # C++ library (maps, strings' own methods apart).
+  categories() {
+    echo "perf report --no-children --sort dso,symbol, self time by category:"
+    perf report -i "$work/perf.data" --no-children --stdio --sort dso,symbol -g none 2> /dev/null |
+      awk '/^ +[0-9.]+%/ {
+        share = $1; sub(/%/, "", share); line = $0
+        if (line ~ /\[k\]/) c = "kernel"
+        else if (line ~ /\] (fe_|fe51_|ge_|x25519|ed25519|ossl_ed25519|sc_reduce|sc_muladd|slide|sha512|SHA512)/) c = "signatures (Ed25519, SHA-512)"
+        else if (line ~ /\] (sha256|SHA256)/) c = "SHA-256"
+        else if (line ~ /rocksdb::|snappy|crc32c|XXH/) c = "RocksDB"
+        else if (line ~ /nlohmann::/) c = "JSON (nlohmann)"
+        else if (line ~ /\] (capnp::|kj::)/) c = "Cap\x27n Proto"
+        else if (line ~ /\] (malloc|free|cfree|_int_malloc|_int_free|malloc_consolidate|unlink_chunk|operator new|operator delete|tcache)/) c = "allocator"
+        else if (line ~ /\] (__mem|__str|std::__cxx11::basic_string)/) c = "memcpy, memcmp, strings"
+        else c = "the rest: the project (rules, fold, chain, rows) and the C++ library"
+        total[c] += share }
+      END { for (c in total) printf "  %6.2f%%  %s\n", total[c], c }' | sort -rn
+  }
   echo
   top5 "audit ($n entries)" "$fl" --ledger "$L" audit
+  categories
+  top5 "import ($n entries, a new ledger)" "$fl" --ledger "$work/import-profile" import "$work/export-profile.jsonl"
+  categories
+  rm -rf "$work/import-profile" "$work/export-profile.jsonl"
   top5 "query recipient" "$fl" --ledger "$L" query recipient "$recipient"
   top5 "recipient register (on the copy)" "$fl" --ledger "$W" --key "$clerk" recipient register \
     --id "${ids[$((next_id++))]}" --name "bench profile" --kind enterprise --district nanshan
