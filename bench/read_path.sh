@@ -329,12 +329,13 @@ fi
 # Two cores do the signatures and everything else of a replay: its rate is at most the raw rate
 # times (the signatures' core-seconds at the raw rate) / (the command's core-seconds). That
 # ceiling, beside the measured ratio, says how much of a gap is work other than the signatures
-# (the profile below says which) and how much is cores left idle.
+# (the profile below says which) and how much is cores left idle: the ratio is the ceiling times
+# the share of the two cores the command kept busy, CPU / (2 x wall).
 echo
 echo "the replays against two cores: CPU (user + system) of each run above; the signatures'"
 echo "share is what $n verifications cost at the raw rate, 2 x $n / $raw core-seconds"
 crow() { printf "| %-8s | %-14s | %-22s | %-24s | %-14s | %-16s |\n" "$@"; }
-crow "replay" "CPU (core-s)" "signatures (core-s)" "ceiling (signatures/CPU)" "measured ratio" "of the ceiling"
+crow "replay" "CPU (core-s)" "signatures (core-s)" "ceiling (signatures/CPU)" "measured ratio" "cores busy"
 crow "--------" "--------------" "----------------------" "------------------------" "--------------" "----------------"
 for step in audit verify import; do
   awk -v n="$n" -v raw="$raw" -v c="${cpu[$step.full]}" -v s="${secs[$step.full]}" -v step="$step" 'BEGIN {
