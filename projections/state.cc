@@ -377,7 +377,7 @@ Application ApplicationFrom(const json& j) {
   return a;
 }
 
-// ---- JSON text written directly, for the rows every entry about an application changes ----
+// ---- JSON text written directly, for the rows that change with most entries ----
 
 // A JSON string as json::dump() writes it: printable ASCII other than '"' and '\' as it is,
 // anything else (escapes, UTF-8) by nlohmann itself.
