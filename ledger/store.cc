@@ -28,6 +28,19 @@
 #include "ledger/ledger.h"
 
 namespace fundledger::ledger {
+
+std::shared_ptr<rocksdb::Cache> internal::SharedBlockCache() {
+  // One shard, not RocksDB's default of one per 512 KiB (64 here): an entry larger than its
+  // shard is never kept, and the whole index of a table file written before the index was
+  // partitioned is such an entry (about 1 MiB for a 64 MiB file). Every point read in such a
+  // file read and decompressed that index again: 25.4 s for an incremental audit of 9,901
+  // entries on the 10^6 bench ledger, 3.3-4.3 s with one shard (docs/DECISIONS.md). The
+  // cache's lock is taken by the few threads of one command.
+  static const std::shared_ptr<rocksdb::Cache> cache =
+      rocksdb::NewLRUCache(kBlockCacheBytes, /*num_shard_bits=*/0);
+  return cache;
+}
+
 namespace {
 
 namespace ev = ::fundledger::events;
@@ -883,14 +896,15 @@ Result<uint64_t> RocksLedger::Rebuild() {
 // Every column family's options: a partitioned index whose partitions are read into the shared
 // block cache as lookups need them, so that opening a table file (which a reader does for every
 // file at open) reads its footer, properties and the index's top level only, not an index of
-// the whole file. Files written before keep their whole index and are read as before.
+// the whole file. Files written before keep their whole index, read into the same cache at their
+// first lookup (SharedBlockCache says why it is one shard).
 rocksdb::ColumnFamilyOptions FamilyOptions() {
   static const std::shared_ptr<rocksdb::TableFactory> factory = [] {
     rocksdb::BlockBasedTableOptions table;
     table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
     table.cache_index_and_filter_blocks = true;
     table.pin_top_level_index_and_filter = true;
-    table.block_cache = rocksdb::NewLRUCache(kBlockCacheBytes);
+    table.block_cache = internal::SharedBlockCache();
     return std::shared_ptr<rocksdb::TableFactory>(rocksdb::NewBlockBasedTableFactory(table));
   }();
   rocksdb::ColumnFamilyOptions options;

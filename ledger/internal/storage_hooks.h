@@ -2,9 +2,11 @@
 // system (ledger.h declares StorageHooks without naming RocksDB).
 #pragma once
 
+#include <rocksdb/cache.h>
 #include <rocksdb/env.h>
 
 #include <cstddef>
+#include <memory>
 
 #include "ledger/ledger.h"
 
@@ -18,5 +20,11 @@ struct StorageHooks {
   // low so that tests reach the point where rows are read back from the store.
   size_t cached_rows_max = kCachedRowsMax;
 };
+
+namespace internal {
+// The block cache every column family of every ledger in the process reads through
+// (kBlockCacheBytes; ledger/store.cc).
+std::shared_ptr<rocksdb::Cache> SharedBlockCache();
+}  // namespace internal
 
 }  // namespace fundledger::ledger

@@ -154,5 +154,28 @@ TEST_F(PointReadTest, AWriterThatDropsItsCachedRowsReadsThemBackAndDecidesAlike)
             pj::StateHash(testutil::WholeState(*ledger_)));
 }
 
+// A table file written before the index was partitioned has its whole index as one block of
+// the cache, about 1 MiB for a 64 MiB file. The cache must keep such a block once it is read,
+// or every point read in that file reads and decompresses the index again. A cache sharded by
+// RocksDB's default (one shard per 512 KiB) keeps no entry larger than a shard.
+TEST(BlockCacheTest, KeepsAWholeIndexOfATableFileWrittenBeforePartitionedIndexes) {
+  std::shared_ptr<rocksdb::Cache> cache = internal::SharedBlockCache();
+  ASSERT_NE(cache, nullptr);
+  EXPECT_EQ(cache->GetCapacity(), kBlockCacheBytes);
+  static int block = 0;
+  for (size_t charge : {size_t{1} << 20, size_t{4} << 20, kBlockCacheBytes / 4}) {
+    const std::string key = "test/whole-index-of-" + std::to_string(charge) + "-bytes";
+    ASSERT_TRUE(cache
+                    ->Insert(
+                        key, &block, charge, [](const rocksdb::Slice&, void*) {}, nullptr,
+                        rocksdb::Cache::Priority::HIGH)
+                    .ok());
+    rocksdb::Cache::Handle* kept = cache->Lookup(key);
+    EXPECT_NE(kept, nullptr) << "a block of " << charge << " bytes was not kept";
+    if (kept != nullptr) cache->Release(kept);
+    cache->Erase(key);
+  }
+}
+
 }  // namespace
 }  // namespace fundledger::ledger
