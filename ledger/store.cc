@@ -32,8 +32,8 @@ namespace fundledger::ledger {
 std::shared_ptr<rocksdb::Cache> internal::SharedBlockCache() {
   // One shard, not RocksDB's default of one per 512 KiB (64 here): an entry larger than its
   // shard is never kept, and the whole index of a table file written before the index was
-  // partitioned is such an entry (about 1 MiB for a 64 MiB file). Every point read in such a
-  // file read and decompressed that index again: 25.4 s for an incremental audit of 9,901
+  // partitioned can be such an entry (an entry per 4 KiB data block). Every point read in such a
+  // file read and decompressed that index again: 25-37 s for an incremental audit of 9,901
   // entries on the 10^6 bench ledger, 3.3-4.3 s with one shard (docs/DECISIONS.md). The
   // cache's lock is taken by the few threads of one command.
   static const std::shared_ptr<rocksdb::Cache> cache =

@@ -155,7 +155,7 @@ TEST_F(PointReadTest, AWriterThatDropsItsCachedRowsReadsThemBackAndDecidesAlike)
 }
 
 // A table file written before the index was partitioned has its whole index as one block of
-// the cache, about 1 MiB for a 64 MiB file. The cache must keep such a block once it is read,
+// the cache, an entry per 4 KiB data block. The cache must keep such a block once it is read,
 // or every point read in that file reads and decompresses the index again. A cache sharded by
 // RocksDB's default (one shard per 512 KiB) keeps no entry larger than a shard.
 TEST(BlockCacheTest, KeepsAWholeIndexOfATableFileWrittenBeforePartitionedIndexes) {
