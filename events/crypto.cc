@@ -66,7 +66,8 @@ bool RawPublicKey(EVP_PKEY* key, PublicKey* out) {
 // algorithm named by EVP_sha256() up in its provider (a locked table, name matching) every
 // time a context is initialised with it, and EVP_Digest allocates a context per call: the
 // algorithm fetched once and a context kept per thread hash a 65-byte Merkle node in about a
-// third of the time (docs/DECISIONS.md, "SHA-256 fetched once").
+// third of the time (docs/DECISIONS.md, "SHA-256 fetched once"). One digest at a time per
+// thread: nothing between Sha256Begin and Sha256End may hash.
 EVP_MD_CTX* Sha256Begin() {
   static EVP_MD* const sha256 = EVP_MD_fetch(nullptr, "SHA2-256", nullptr);
   LEDGER_CHECK(sha256 != nullptr);
